@@ -1,0 +1,72 @@
+//! Profiling: one [`OpRecord`] per executed op, with measured time and, on emulated devices,
+//! a modeled [`Cost`]. Measured and modeled figures live in separate fields and are never mixed.
+
+use crate::dtype::DType;
+use std::time::Duration;
+
+/// What one executed op did and what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpRecord {
+    /// Op name (`matmul`, `conv2d`, `unary.exp`, ...).
+    pub op: String,
+    /// Device name.
+    pub device: String,
+    /// Shapes of the inputs, then the output.
+    pub shapes: Vec<Vec<usize>>,
+    /// Dtype of the main input.
+    pub dtype: DType,
+    /// Floating-point (or integer) operations, counting a multiply-add as 2.
+    pub flops: u64,
+    /// Bytes read from the inputs plus bytes written to the output.
+    pub bytes: u64,
+    /// Host wall time of the call, including any wait for the device.
+    pub measured: Duration,
+    /// Device time from the device's own clock (GPU timestamps), where it has one.
+    pub device_time: Option<Duration>,
+    /// Modeled cost, filled by emulated devices only.
+    pub modeled: Option<Cost>,
+}
+
+/// A modeled cost as an emulated device reports it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cost {
+    /// Modeled clock cycles.
+    pub cycles: u64,
+    /// Modeled time in seconds (cycles over the modeled clock, stalls included).
+    pub seconds: f64,
+    /// Modeled energy in picojoules, by component and action.
+    pub energy: Vec<EnergyEntry>,
+    /// Bytes moved per memory level (`dram`, `sram`, `reg`, ...).
+    pub bytes_by_level: Vec<(String, u64)>,
+    /// Fraction of the compute units busy, 0..=1.
+    pub utilization: f64,
+}
+
+impl Cost {
+    /// Total modeled energy in picojoules.
+    pub fn energy_pj(&self) -> f64 {
+        self.energy.iter().map(|e| e.pj_per_action * e.actions as f64).sum()
+    }
+}
+
+/// One line of an Accelergy-style energy breakdown: `actions × pJ per action`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnergyEntry {
+    /// Hardware component (`pe_array`, `global_buffer`, `dram`).
+    pub component: String,
+    /// Action (`mac`, `read`, `write`).
+    pub action: String,
+    /// How many times it happened.
+    pub actions: u64,
+    /// Energy per action, in picojoules.
+    pub pj_per_action: f64,
+}
+
+/// What a backend reports about one execution beyond its result.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecReport {
+    /// Device time measured by the device, if it can.
+    pub device_time: Option<Duration>,
+    /// Modeled cost (emulated devices).
+    pub modeled: Option<Cost>,
+}

@@ -1,0 +1,9 @@
+//! CPU kernels (being written).
+use crate::{HostIn, HostOut};
+use accel_core::{Error, Op, Result};
+
+/// Runs `op` on host memory, in parallel.
+pub fn execute(op: &Op, inputs: &[HostIn<'_>], out: HostOut<'_>) -> Result<()> {
+    let _ = (inputs, out);
+    Err(Error::Unsupported { op: op.kind().name(), dtype: op.dtype(), backend: "cpu".into() })
+}

@@ -1,0 +1,1 @@
+//! Support for accel's conformance suite (being written).

@@ -36,3 +36,8 @@ pub fn devices() -> Vec<Device> {
     devices.push(cpu());
     devices
 }
+
+/// The README's code blocks, compiled and run as doctests so they cannot drift.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

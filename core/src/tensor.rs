@@ -48,15 +48,16 @@ impl Tensor {
 
     /// A contiguous tensor from little-endian element bytes.
     pub fn from_bytes(device: &Device, shape: &[usize], dtype: DType, bytes: &[u8]) -> Result<Tensor> {
-        let t = Self::alloc("from_slice", device, shape, dtype)?;
-        if bytes.len() != t.numel() * dtype.size() {
+        let numel = View::contiguous("from_slice", shape)?.numel();
+        if bytes.len() != numel * dtype.size() {
             return Err(Error::shape(
                 "from_slice",
                 "data",
-                format!("{} elements for shape {}", t.numel(), dims(shape)),
+                format!("{numel} elements for shape {}", dims(shape)),
                 format!("{} elements", bytes.len() / dtype.size()),
             ));
         }
+        let t = Self::alloc("from_slice", device, shape, dtype)?;
         if !bytes.is_empty() {
             device.backend().write(&*t.storage.buffer, 0, bytes)?;
         }

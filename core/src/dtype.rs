@@ -128,7 +128,7 @@ impl Element for f16 {
         f16::to_f64(self)
     }
     fn from_f64(v: f64) -> Self {
-        f16::from_f64(v)
+        crate::round::to_f16(v)
     }
 }
 impl sealed::Sealed for bf16 {}
@@ -138,7 +138,7 @@ impl Element for bf16 {
         bf16::to_f64(self)
     }
     fn from_f64(v: f64) -> Self {
-        bf16::from_f64(v)
+        crate::round::to_bf16(v)
     }
 }
 
@@ -164,8 +164,8 @@ pub fn write_f64(bytes: &mut [u8], dtype: DType, i: usize, v: f64) {
     let b = &mut bytes[i * s..(i + 1) * s];
     match dtype {
         DType::F32 => b.copy_from_slice(&f32::from_f64(v).to_le_bytes()),
-        DType::F16 => b.copy_from_slice(&f16::from_f64(v).to_le_bytes()),
-        DType::BF16 => b.copy_from_slice(&bf16::from_f64(v).to_le_bytes()),
+        DType::F16 => b.copy_from_slice(&crate::round::to_f16(v).to_le_bytes()),
+        DType::BF16 => b.copy_from_slice(&crate::round::to_bf16(v).to_le_bytes()),
         DType::I8 => b[0] = i8::from_f64(v) as u8,
         DType::U8 => b[0] = u8::from_f64(v),
         DType::I32 => b.copy_from_slice(&i32::from_f64(v).to_le_bytes()),

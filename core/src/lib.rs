@@ -23,6 +23,7 @@ pub mod error;
 mod exec;
 pub mod op;
 pub mod profile;
+pub mod round;
 pub mod shape;
 pub mod tensor;
 

@@ -1,6 +1,6 @@
 //! # accel-kernels: the math of accel
 //!
-//! - [`reference`]: obviously-correct oracles for every op, accumulating in f64 (exact i64 for
+//! - [`reference`](mod@reference): obviously-correct oracles for every op, accumulating in f64 (exact i64 for
 //!   integers) and rounding once, to nearest even, into the output dtype. The conformance suite
 //!   compares every device against them. Never optimised.
 //! - [`cpu`]: the CPU kernels the `accel-cpu` backend launches (rayon-parallel).

@@ -5,7 +5,7 @@
 //! computed by a plain loop that reads the inputs through their views, accumulates floats in
 //! f64 (products of the widened inputs, summed in natural index order) and integers exactly
 //! (i64/i128, then wrapped to the dtype's width where the contract says wrap), and rounds once
-//! into the output dtype, to nearest even (see [`round`] for f16/bf16).
+//! into the output dtype, to nearest even (see [`accel_core::round`] for f16/bf16).
 //!
 //! The output is written through `out.view` only; every other byte of the buffer is left as it
 //! was. Input is assumed validated by core, but inconsistent operands (count, shape, dtype, a
@@ -16,7 +16,6 @@ mod elementwise;
 mod epilogue;
 mod matmul;
 mod reduce;
-pub mod round;
 
 #[cfg(test)]
 mod tests;
@@ -118,14 +117,9 @@ pub(super) fn read_out(out: &HostOut<'_>, idx: &[usize]) -> f64 {
 /// Writes `v` into element `idx` of the output, rounding once: floats to nearest even, integers
 /// toward zero with saturation (NaN becomes 0), as casts do.
 pub(super) fn write(out: &mut HostOut<'_>, idx: &[usize], v: f64) {
-    let i = out.view.index(idx);
-    match out.dtype {
-        DType::F16 => out.bytes[2 * i..2 * i + 2].copy_from_slice(&round::to_f16(v).to_le_bytes()),
-        DType::BF16 => out.bytes[2 * i..2 * i + 2].copy_from_slice(&round::to_bf16(v).to_le_bytes()),
-        // f32 (`as f32` rounds to nearest even) and the integer dtypes (`as` truncates and
-        // saturates) are correct in core's conversion.
-        dtype => write_f64(out.bytes, dtype, i, v),
-    }
+    // Core's conversion rounds once: f16/bf16 through `accel_core::round`, f32 by `as f32`
+    // (nearest even), integers by `as` (toward zero, saturating).
+    write_f64(out.bytes, out.dtype, out.view.index(idx), v);
 }
 
 /// Wraps an exact integer into `dtype`'s width (two's complement), returned as f64 (exact).

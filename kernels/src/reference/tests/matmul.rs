@@ -82,7 +82,7 @@ fn float_epilogue_bias_residual_relu() {
     d.epilogue.activation = Activation::Gelu;
     run(&Op::Matmul(d), &[&a, &b, &bias, &res], &mut o).unwrap();
     let want: Vec<f64> =
-        [3.75, -0.5, 8.].iter().map(|&v| super::super::round::to_f16(crate::math::gelu(v)).to_f64()).collect();
+        [3.75, -0.5, 8.].iter().map(|&v| accel_core::round::to_f16(crate::math::gelu(v)).to_f64()).collect();
     assert_eq!(o.values(), want);
 }
 

@@ -1,9 +1,10 @@
-//! Correct f64 → f16 / bf16 conversion: round to nearest, ties to even, once.
+//! Correct f64 → f16 / bf16 conversion: round to nearest, ties to even, once (used by every
+//! f64 → half conversion in accel: `Element::from_f64`, `write_f64`, the oracle).
 //!
 //! `half` 2.x does not round f64 correctly: its portable path drops the low 32 mantissa bits
 //! before rounding (losing the sticky bits), and its F16C path goes through f32 (rounding
 //! twice). Either turns a value just above a halfway point into a tie that then rounds to even,
-//! i.e. the wrong way. So the oracle rounds here, arithmetically: scale the value by the
+//! i.e. the wrong way. So accel rounds here, arithmetically: scale the value by the
 //! target's quantum at its binade (a power of two, hence exact), round that to the nearest even
 //! integer (exact in f64), scale back (exact), and only then convert to the 16-bit type, which
 //! is now exact.

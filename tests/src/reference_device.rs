@@ -135,3 +135,83 @@ impl Backend for ReferenceBackend {
         Ok(ExecReport::default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The harness must catch a wrong device: a "mutant" that is the reference plus one
+    //! corrupted storage element fails, whether it corrupts a result or a gap of a strided
+    //! output.
+    use super::*;
+    use crate::check::{CheckError, check_against_reference};
+    use crate::tolerance::Tolerance;
+    use accel::Tensor;
+    use accel::dtype::{read_f64, write_f64};
+    use accel::ops;
+
+    /// The reference backend, then `+1` at storage element `offset + skip` of the output.
+    #[derive(Debug)]
+    struct Mutant {
+        inner: ReferenceBackend,
+        skip: usize,
+    }
+
+    impl Backend for Mutant {
+        type Buffer = RefBuffer;
+        fn info(&self) -> &DeviceInfo {
+            self.inner.info()
+        }
+        fn capabilities(&self) -> &Capabilities {
+            self.inner.capabilities()
+        }
+        fn alloc(&self, bytes: usize) -> Result<RefBuffer> {
+            self.inner.alloc(bytes)
+        }
+        fn write(&self, buffer: &RefBuffer, offset: usize, data: &[u8]) -> Result<()> {
+            self.inner.write(buffer, offset, data)
+        }
+        fn read(&self, buffer: &RefBuffer, offset: usize, out: &mut [u8]) -> Result<()> {
+            self.inner.read(buffer, offset, out)
+        }
+        fn execute(&self, op: &Op, operands: Operands<'_, RefBuffer>) -> Result<ExecReport> {
+            let out = operands.output;
+            let report = self.inner.execute(op, operands)?;
+            let mut bytes = out.buffer.bytes.write().unwrap_or_else(|e| e.into_inner());
+            let i = out.view.offset() + self.skip;
+            let v = read_f64(&bytes, out.dtype, i);
+            write_f64(&mut bytes, out.dtype, i, v + 1.0);
+            Ok(report)
+        }
+    }
+
+    fn matmul_into_strided(dev: &Device) -> Result<Tensor> {
+        let a = Tensor::from_slice(dev, &[2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+        let b = Tensor::from_slice(dev, &[3, 2], &[1.0f32, 0.0, 0.0, 1.0, 1.0, 1.0])?;
+        let storage = Tensor::zeros(dev, &[2, 4], DType::F32)?;
+        let mut out = storage.slice_step(1, 0..4, 2)?;
+        ops::matmul_into(&a, &b, &ops::MatmulOptions::new(), &mut out)?;
+        Ok(storage)
+    }
+
+    #[test]
+    fn reference_agrees_with_itself() {
+        check_against_reference(&reference_device(), Tolerance::EXACT, matmul_into_strided).unwrap();
+    }
+
+    #[test]
+    fn a_wrong_result_is_caught() {
+        let mutant = Device::new(Mutant { inner: ReferenceBackend::new(), skip: 0 });
+        match check_against_reference(&mutant, Tolerance::reduction(DType::F32, 3), matmul_into_strided) {
+            Err(CheckError::Mismatch(m)) => assert!(m.contains("at [0, 0]"), "{m}"),
+            other => panic!("expected a mismatch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_write_into_a_strided_gap_is_caught() {
+        let mutant = Device::new(Mutant { inner: ReferenceBackend::new(), skip: 1 });
+        match check_against_reference(&mutant, Tolerance::reduction(DType::F32, 3), matmul_into_strided) {
+            Err(CheckError::Mismatch(m)) => assert!(m.contains("at [0, 1]"), "{m}"),
+            other => panic!("expected a mismatch, got {other:?}"),
+        }
+    }
+}

@@ -167,3 +167,83 @@ fn print_summary(tally: &Tally) {
     }
     println!("  {:<12} {:<10} {:>6} / {:>4} / {:>4}", "all", "", total.passed, total.failed, total.ignored);
 }
+
+#[cfg(test)]
+mod tests {
+    //! Unsupported must never count as passed: a capability gap is ignored, and a device that
+    //! claims support and then refuses fails.
+    use super::*;
+    use crate::check::check_against_reference;
+    use crate::tolerance::Tolerance;
+    use accel::backend::{Backend, Capabilities, DeviceInfo, DeviceKind, Operands};
+    use accel::{Error, ExecReport, Op, Result, Tensor, ops};
+
+    /// Claims native f32 matmul, supports nothing, refuses everything.
+    #[derive(Debug)]
+    struct Liar {
+        info: DeviceInfo,
+        caps: Capabilities,
+    }
+
+    impl Backend for Liar {
+        type Buffer = std::sync::Mutex<Vec<u8>>;
+        fn info(&self) -> &DeviceInfo {
+            &self.info
+        }
+        fn capabilities(&self) -> &Capabilities {
+            &self.caps
+        }
+        fn alloc(&self, bytes: usize) -> Result<Self::Buffer> {
+            Ok(std::sync::Mutex::new(vec![0; bytes]))
+        }
+        fn write(&self, buffer: &Self::Buffer, offset: usize, data: &[u8]) -> Result<()> {
+            let mut b = buffer.lock().unwrap_or_else(|e| e.into_inner());
+            b[offset..offset + data.len()].copy_from_slice(data);
+            Ok(())
+        }
+        fn read(&self, buffer: &Self::Buffer, offset: usize, out: &mut [u8]) -> Result<()> {
+            let b = buffer.lock().unwrap_or_else(|e| e.into_inner());
+            out.copy_from_slice(&b[offset..offset + out.len()]);
+            Ok(())
+        }
+        fn execute(&self, op: &Op, _: Operands<'_, Self::Buffer>) -> Result<ExecReport> {
+            Err(Error::Unsupported { op: op.kind().name(), dtype: op.dtype(), backend: "liar".into() })
+        }
+    }
+
+    fn matmul_case(dtype: DType) -> impl Fn(&Device) -> Result<Tensor> {
+        move |dev| {
+            let a = Tensor::full(dev, &[2, 2], dtype, 1.0)?;
+            ops::matmul(&a, &a)
+        }
+    }
+
+    #[test]
+    fn unsupported_is_ignored_and_refusal_fails() {
+        let info = DeviceInfo {
+            name: "liar".into(),
+            kind: DeviceKind::Cpu,
+            backend: "liar".into(),
+            emulated: false,
+            peak_gflops: None,
+            peak_bandwidth_gbs: None,
+        };
+        let caps = Capabilities::new(1 << 20).with(OpKind::Matmul, DType::F32, Support::Native);
+        let liar = Device::new(Liar { info, caps });
+        let mut suite = Suite::new();
+        for dtype in [DType::F32, DType::F16] {
+            let spec = TrialSpec {
+                family: "matmul",
+                op: "matmul".into(),
+                dtype_label: dtype.name().into(),
+                case: "liar".into(),
+                kind: OpKind::Matmul,
+                dtype,
+            };
+            suite.add(&liar, spec, move |dev, _| check_against_reference(dev, Tolerance::EXACT, matmul_case(dtype)));
+        }
+        let args = Arguments { quiet: true, test_threads: Some(1), ..Arguments::default() };
+        let c = suite.run(&args);
+        assert_eq!((c.num_passed, c.num_failed, c.num_ignored), (0, 1, 1));
+    }
+}

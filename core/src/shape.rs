@@ -7,13 +7,13 @@
 
 use crate::error::{Error, Result, dims};
 
-/// Number of elements of `shape`, or [`Error::ShapeOverflow`].
+/// Number of elements of `shape`, or [`Error::ShapeOverflow`] when its non-zero dims multiply
+/// past `usize`, even if another dim is 0: then every product of any subset of a view's dims
+/// fits, in any order, and no size arithmetic on a valid view can overflow.
 pub fn checked_numel(op: &'static str, arg: &str, shape: &[usize]) -> Result<usize> {
-    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| Error::ShapeOverflow {
-        op,
-        arg: arg.to_string(),
-        shape: shape.to_vec(),
-    })
+    let nonzero = shape.iter().filter(|&&d| d != 0).try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let nonzero = nonzero.ok_or_else(|| Error::ShapeOverflow { op, arg: arg.to_string(), shape: shape.to_vec() })?;
+    Ok(if shape.contains(&0) { 0 } else { nonzero })
 }
 
 /// Row-major (C order) strides for `shape`. Callers have checked the element count.
@@ -39,7 +39,7 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
             (1, y) => y,
             (x, 1) => x,
             _ => {
-                return Err(Error::shape(op, "rhs", format!("a shape broadcastable with {}", dims(a)), dims(b)));
+                return Err(Error::shape(op, "b", format!("a shape broadcastable with {}", dims(a)), dims(b)));
             }
         };
     }
@@ -198,10 +198,12 @@ impl View {
         }
         let mut v = self.clone();
         v.shape[axis] = (end - start).div_ceil(step);
-        if v.shape[axis] > 0 {
+        // Inside a non-empty view these products stay inside the buffer; an empty view keeps
+        // its offset, and a dim of size <= 1 its stride (a huge step would overflow it).
+        if v.numel() > 0 {
             v.offset += start * self.strides[axis];
         }
-        v.strides[axis] = self.strides[axis] * step;
+        v.strides[axis] = if v.shape[axis] > 1 { self.strides[axis].saturating_mul(step) } else { self.strides[axis] };
         Ok(v)
     }
 

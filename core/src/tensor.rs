@@ -150,7 +150,7 @@ impl Tensor {
     /// The elements, row-major. `T` must match the dtype.
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype {
-            return Err(Error::dtype("to_vec", "T", T::DTYPE.name(), self.dtype));
+            return Err(Error::dtype("to_vec", "T", self.dtype.name(), T::DTYPE));
         }
         let bytes = self.to_bytes()?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))

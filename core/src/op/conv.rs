@@ -312,10 +312,10 @@ fn plan<'t>(op: &'static str, x: &'t Tensor, w: &'t Tensor, g: &Geometry, epi: &
                 dims(w.shape()),
             ));
         }
-        wv.shape()[1].checked_mul(groups).ok_or_else(|| Error::ShapeOverflow {
+        wv.shape()[1].checked_mul(groups).ok_or_else(|| Error::InvalidGroups {
             op,
-            arg: "weight".into(),
-            shape: w.shape().to_vec(),
+            arg: "groups".into(),
+            detail: format!("{groups} groups of {} output channels overflow usize", wv.shape()[1]),
         })?
     } else {
         let o = wv.shape()[0];
@@ -339,7 +339,6 @@ fn plan<'t>(op: &'static str, x: &'t Tensor, w: &'t Tensor, g: &Geometry, epi: &
         o
     };
     let axis_name = |i: usize| if r == 1 { "L" } else { ["H", "W"][i] };
-    let overflow = || Error::ShapeOverflow { op, arg: "weight".into(), shape: w.shape().to_vec() };
     let mut output = [0usize; 2];
     for i in 0..2 {
         let (s, d) = (g.stride[i], g.dilation[i]);
@@ -358,7 +357,14 @@ fn plan<'t>(op: &'static str, x: &'t Tensor, w: &'t Tensor, g: &Geometry, epi: &
                 dims(w.shape()),
             ));
         }
-        let extent = d.checked_mul(kernel[i] - 1).and_then(|e| e.checked_add(1)).ok_or_else(overflow)?;
+        let extent = d.checked_mul(kernel[i] - 1).and_then(|e| e.checked_add(1)).ok_or_else(|| {
+            Error::invalid(
+                op,
+                format!("dilation{key}"),
+                "a dilated kernel extent dilation * (k - 1) + 1 that fits in usize",
+                format!("{d} with kernel size {}", kernel[i]),
+            )
+        })?;
         let [pa, pb] = g.padding[i];
         if g.transposed {
             let op_pad = g.output_padding[i];
@@ -377,9 +383,15 @@ fn plan<'t>(op: &'static str, x: &'t Tensor, w: &'t Tensor, g: &Geometry, epi: &
                 .checked_mul(s)
                 .and_then(|v| v.checked_add(extent))
                 .and_then(|v| v.checked_add(op_pad))
-                .ok_or_else(overflow)?;
-            let pads = pa.checked_add(pb).ok_or_else(overflow)?;
-            if pads >= full {
+                .ok_or_else(|| {
+                    Error::invalid(
+                        op,
+                        format!("output size along {}", axis_name(i)),
+                        "a size that fits in usize",
+                        format!("({} - 1) * {s} + {extent} + {op_pad}", in_hw[i]),
+                    )
+                })?;
+            if pa.checked_add(pb).is_none_or(|pads| pads >= full) {
                 return Err(Error::invalid(
                     op,
                     format!("padding along {}", axis_name(i)),
@@ -387,9 +399,16 @@ fn plan<'t>(op: &'static str, x: &'t Tensor, w: &'t Tensor, g: &Geometry, epi: &
                     format!("{pa} + {pb}"),
                 ));
             }
-            output[i] = full - pads;
+            output[i] = full - pa - pb;
         } else {
-            let padded = in_hw[i].checked_add(pa).and_then(|v| v.checked_add(pb)).ok_or_else(overflow)?;
+            let padded = in_hw[i].checked_add(pa).and_then(|v| v.checked_add(pb)).ok_or_else(|| {
+                Error::invalid(
+                    op,
+                    format!("padding along {}", axis_name(i)),
+                    "a padded input size that fits in usize",
+                    format!("{} + {pa} + {pb}", in_hw[i]),
+                )
+            })?;
             if extent > padded {
                 return Err(Error::KernelTooLarge {
                     op,

@@ -5,14 +5,22 @@
 //! GELU and SiLU exist only on the float path, so those cases skip the int8 dtypes. Clamp
 //! bounds are (−0.75, 1.25) on the float path and whole numbers on the int8 path. Requant
 //! scales are drawn per case so outputs spread over the i8/u8 range and some saturate.
+//!
+//! Each case that can be written as separate ops (no requant, no caller-owned output) also
+//! runs as `epilogue.unfused`: the base op, then `binary` bias/residual adds and the `unary`
+//! activation on the device under test, compared with the oracle's fused result (DESIGN.md
+//! §3: a fused call equals the unfused sequence within tolerance).
 
 use crate::spec;
-use accel::ops::{self, Activation, Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, Epilogue, MatmulOptions};
+use accel::backend::Support;
+use accel::ops::{
+    self, Activation, BinaryOp, Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, Epilogue, MatmulOptions, UnaryOp,
+};
 use accel::{DType, DataLayout, Device, OpKind, Tensor};
 use accel_tests::ViewStep::Transpose;
 use accel_tests::{
     CheckError, Domain, FLOAT_DTYPES, HostTensor, INT8_DTYPES, In, Rng, Suite, Tolerance, check_against_reference,
-    int8_zero_points, mac_label, slice,
+    compare_tensors, int8_zero_points, mac_label, reference_device, slice,
 };
 
 #[derive(Clone, Copy)]
@@ -184,6 +192,13 @@ pub(crate) fn add(suite: &mut Suite, device: &Device) {
             }
             let s = spec("epilogue", "epilogue", mac_label(dtype), case.name, kind, dtype);
             suite.add(device, s, move |dev, seed| run(case, dtype, dev, seed));
+            let acc = if dtype.is_int8() { DType::I32 } else { dtype };
+            let sequence_runs = device.supports(OpKind::Binary, acc) != Support::Unsupported
+                && device.supports(OpKind::Unary, acc) != Support::Unsupported;
+            if has_unfused_form(case, dtype) && sequence_runs {
+                let s = spec("epilogue", "epilogue.unfused", mac_label(dtype), case.name, kind, dtype);
+                suite.add(device, s, move |dev, seed| run_unfused(case, dtype, dev, seed));
+            }
         }
     }
 }
@@ -210,18 +225,29 @@ fn base_inputs(base: &Base) -> (In, In) {
     }
 }
 
-fn run(case: &'static Case, dtype: DType, device: &Device, seed: u64) -> Result<(), CheckError> {
+/// Everything one case × dtype needs, generated from the seed.
+struct Data {
+    x: HostTensor,
+    w: HostTensor,
+    bias: Option<HostTensor>,
+    residual: Option<HostTensor>,
+    requant: Option<(Vec<f32>, i32, DType)>,
+    prev: Option<HostTensor>,
+    activation: Activation,
+    zp: (i32, i32),
+    beta: f32,
+    tol: Tolerance,
+}
+
+fn generate(case: &Case, dtype: DType, seed: u64) -> Data {
     let mut rng = Rng::new(seed);
     let int8 = dtype.is_int8();
     let acc = if int8 { DType::I32 } else { dtype };
     let (k, channels) = geometry(&case.base);
     let (xin, win) = base_inputs(&case.base);
-    let x = xin.generate(&mut rng, dtype, if int8 { Domain::Full } else { Domain::Standard });
-    let w = win.generate(
-        &mut rng,
-        if int8 { DType::I8 } else { dtype },
-        if int8 { Domain::Full } else { Domain::Standard },
-    );
+    let main = if int8 { Domain::Full } else { Domain::Standard };
+    let x = xin.generate(&mut rng, dtype, main);
+    let w = win.generate(&mut rng, if int8 { DType::I8 } else { dtype }, main);
     let side = if int8 { Domain::Uniform(-20000.0, 20000.0) } else { Domain::Standard };
     let bias = case.bias.then(|| HostTensor::random(&mut rng, &[channels], acc, side));
     let residual = case.residual.map(|r| r.generate(&mut rng, acc, side));
@@ -246,26 +272,80 @@ fn run(case: &'static Case, dtype: DType, device: &Device, seed: u64) -> Result<
     let tol = if requant.is_some() { Tolerance::requantized() } else { Tolerance::reduction(out_dtype, k) };
     let zp = if int8 { int8_zero_points(dtype) } else { (0, 0) };
     let beta = if int8 { 0.0 } else { case.beta };
-    check_against_reference(device, tol, |dev| {
-        let (_, x) = xin.realize(dev, &x)?;
-        let (_, w) = win.realize(dev, &w)?;
-        let bias = bias.as_ref().map(|b| b.upload(dev)).transpose()?;
-        let residual = match (&case.residual, &residual) {
-            (Some(spec), Some(data)) => Some(spec.realize(dev, data)?.1),
-            _ => None,
+    Data { x, w, bias, residual, requant, prev, activation, zp, beta, tol }
+}
+
+fn run(case: &'static Case, dtype: DType, device: &Device, seed: u64) -> Result<(), CheckError> {
+    let data = generate(case, dtype, seed);
+    check_against_reference(device, data.tol, |dev| fused(case, &data, dev))
+}
+
+/// The fused call on `dev`.
+fn fused(case: &Case, d: &Data, dev: &Device) -> accel::Result<Tensor> {
+    let (xin, win) = base_inputs(&case.base);
+    let (_, x) = xin.realize(dev, &d.x)?;
+    let (_, w) = win.realize(dev, &d.w)?;
+    let bias = d.bias.as_ref().map(|b| b.upload(dev)).transpose()?;
+    let residual = match (&case.residual, &d.residual) {
+        (Some(spec), Some(data)) => Some(spec.realize(dev, data)?.1),
+        _ => None,
+    };
+    let mut epi = Epilogue::new().activation(d.activation);
+    epi.bias = bias.as_ref();
+    epi.residual = residual.as_ref();
+    if let Some((scales, zp, dtype)) = &d.requant {
+        epi = epi.requantize(scales.clone(), *zp, *dtype);
+    }
+    let out = match (&case.out, &d.prev) {
+        (Some(spec), Some(prev)) => Some(spec.realize(dev, prev)?),
+        _ => None,
+    };
+    call(&case.base, epi, d.zp, d.beta, &x, &w, out)
+}
+
+/// True when the case can be written as separate public ops: no requantization (no such
+/// op), no caller-owned output, and no clamp on the int8 path (unary clamp is float-only).
+fn has_unfused_form(case: &Case, dtype: DType) -> bool {
+    case.requant.is_none() && case.out.is_none() && !(dtype.is_int8() && case.act == Act::Clamp)
+}
+
+/// DESIGN.md §3: a fused call equals the unfused sequence (base op, `binary` adds of bias and
+/// residual, `unary` activation) within tolerance. The sequence runs on the device under test
+/// and is compared with the oracle's fused result.
+fn run_unfused(case: &'static Case, dtype: DType, device: &Device, seed: u64) -> Result<(), CheckError> {
+    let data = generate(case, dtype, seed);
+    let got = unfused(case, &data, device)
+        .map_err(|e| if e.is_unsupported() { CheckError::Unsupported(e) } else { CheckError::Device(e) })?;
+    let expected = fused(case, &data, &reference_device()).map_err(CheckError::Oracle)?;
+    compare_tensors(&got, &expected, data.tol)
+}
+
+fn unfused(case: &Case, d: &Data, dev: &Device) -> accel::Result<Tensor> {
+    let (xin, win) = base_inputs(&case.base);
+    let (_, x) = xin.realize(dev, &d.x)?;
+    let (_, w) = win.realize(dev, &d.w)?;
+    let mut y = call(&case.base, Epilogue::new(), d.zp, 0.0, &x, &w, None)?;
+    if let Some(b) = &d.bias {
+        // Bias runs along the channel axis: the last for matmul and channels-last layouts.
+        let c = b.shape[0];
+        let shape: &[usize] = match case.base {
+            Base::Mm { .. } | Base::Conv2d { layout: DataLayout::Nhwc, .. } => &[c],
+            Base::Conv2d { .. } | Base::ConvT2d { .. } => &[c, 1, 1],
+            Base::Conv1d { .. } => &[c, 1],
         };
-        let mut epi = Epilogue::new().activation(activation);
-        epi.bias = bias.as_ref();
-        epi.residual = residual.as_ref();
-        if let Some((scales, zp, dtype)) = &requant {
-            epi = epi.requantize(scales.clone(), *zp, *dtype);
-        }
-        let out = match (&case.out, &prev) {
-            (Some(spec), Some(prev)) => Some(spec.realize(dev, prev)?),
-            _ => None,
-        };
-        call(&case.base, epi, zp, beta, &x, &w, out)
-    })
+        y = ops::binary(&y, &b.upload(dev)?.reshape(shape)?, BinaryOp::Add)?;
+    }
+    if let (Some(spec), Some(r)) = (&case.residual, &d.residual) {
+        y = ops::binary(&y, &spec.realize(dev, r)?.1, BinaryOp::Add)?;
+    }
+    let act = match d.activation {
+        Activation::None => return Ok(y),
+        Activation::Relu => UnaryOp::Relu,
+        Activation::Gelu => UnaryOp::Gelu,
+        Activation::Silu => UnaryOp::Silu,
+        Activation::Clamp { min, max } => UnaryOp::Clamp { min, max },
+    };
+    ops::unary(&y, act)
 }
 
 /// Runs the base op with the epilogue, into `out = (storage, view)` when given (returning the

@@ -1,8 +1,199 @@
-//! # accel-cpu (being written)
-#![forbid(unsafe_code)]
-use accel_core::Device;
+//! # accel-cpu: the host CPU as an accel device
+//!
+//! [`device()`] returns the process's CPU [`Device`] (created once, then cloned);
+//! [`CpuBackend`] is the [`Backend`] behind it, for callers that want their own instance (a
+//! different thread count, say).
+//!
+//! Internals, briefly:
+//! - **Buffers** ([`CpuBuffer`]) are `Vec<u64>` storage behind an `RwLock`, so they are 8-byte
+//!   aligned (kernels view them as `f32`/`i32`/`f16` slices without copying) and writable
+//!   through `&self` as the [`Backend`] contract requires. Allocation failure is
+//!   [`Error::OutOfMemory`], never an abort.
+//! - **Execution** locks every distinct buffer of an op once, in address order (so concurrent
+//!   ops on crossing buffers cannot deadlock): read locks on inputs, the write lock on the
+//!   output. It then hands the bytes and views to [`accel_kernels::cpu::execute`] inside the
+//!   backend's own rayon pool. All math lives in `accel-kernels`; this crate is glue.
+//! - **Threads**: the pool has `ACCEL_NUM_THREADS` threads (default: every core the OS
+//!   reports). If the pool cannot be built, ops run on rayon's global pool.
+//! - **Capabilities**: f32 native everywhere; f16/bf16 emulated (computed in f32) everywhere;
+//!   i8/u8 native for matmul, convolution, elementwise, cast and reduce; i32 for elementwise,
+//!   cast and reduce; softmax is float only.
+//!
+//! Peak-rate figures in [`DeviceInfo`] and ISA-specific SIMD kernels come with the CPU-speed
+//! work; until then `peak_gflops` and `peak_bandwidth_gbs` are `None`.
 
-/// The host CPU as an accel device.
+#![forbid(unsafe_code)]
+
+mod buffer;
+
+pub use buffer::CpuBuffer;
+
+use accel_core::{
+    Backend, Capabilities, DType, Device, DeviceInfo, DeviceKind, Error, ExecReport, Op, OpKind, Operands, Result,
+    Support,
+};
+use accel_kernels::{HostIn, HostOut};
+use buffer::{Guard, check_range};
+use std::sync::OnceLock;
+
+/// The name of the environment variable that sets the thread count.
+pub const NUM_THREADS_ENV: &str = "ACCEL_NUM_THREADS";
+
+/// The host CPU backend: rayon-parallel kernels from `accel-kernels` on host memory.
+#[derive(Debug)]
+pub struct CpuBackend {
+    info: DeviceInfo,
+    caps: Capabilities,
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CpuBackend {
+    /// A backend with `ACCEL_NUM_THREADS` threads (a positive integer), else one per core.
+    pub fn new() -> CpuBackend {
+        let from_env = std::env::var(NUM_THREADS_ENV).ok().and_then(|v| v.trim().parse::<usize>().ok());
+        let threads = match from_env {
+            Some(n) if n > 0 => n,
+            _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        Self::with_threads(threads)
+    }
+
+    /// A backend with its own pool of `threads` threads (at least one).
+    pub fn with_threads(threads: usize) -> CpuBackend {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("accel-cpu-{i}"))
+            .build()
+            .ok();
+        CpuBackend { info: info(), caps: capabilities(), pool }
+    }
+
+    /// Threads the backend's ops run on.
+    pub fn num_threads(&self) -> usize {
+        self.pool.as_ref().map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
+    }
+}
+
+fn info() -> DeviceInfo {
+    DeviceInfo {
+        name: "cpu".into(),
+        kind: DeviceKind::Cpu,
+        backend: "cpu".into(),
+        emulated: false,
+        peak_gflops: None,
+        peak_bandwidth_gbs: None,
+    }
+}
+
+/// The capability table described in the crate docs.
+fn capabilities() -> Capabilities {
+    let mut c = Capabilities::new(isize::MAX as usize);
+    for kind in OpKind::ALL {
+        c.set(kind, DType::F32, Support::Native);
+        c.set(kind, DType::F16, Support::Emulated);
+        c.set(kind, DType::BF16, Support::Emulated);
+    }
+    let elementwise = [OpKind::Unary, OpKind::Binary, OpKind::Cast, OpKind::Reduce];
+    for kind in [OpKind::Matmul, OpKind::Conv, OpKind::ConvTranspose].into_iter().chain(elementwise) {
+        c.set(kind, DType::I8, Support::Native);
+        c.set(kind, DType::U8, Support::Native);
+    }
+    for kind in elementwise {
+        c.set(kind, DType::I32, Support::Native);
+    }
+    c
+}
+
+/// The host CPU as an accel device. The first call creates it; later calls return clones of
+/// the same device (cheap).
 pub fn device() -> Device {
-    unimplemented!()
+    static DEVICE: OnceLock<Device> = OnceLock::new();
+    DEVICE.get_or_init(|| Device::new(CpuBackend::new())).clone()
+}
+
+fn addr(b: &CpuBuffer) -> usize {
+    b as *const CpuBuffer as usize
+}
+
+impl Backend for CpuBackend {
+    type Buffer = CpuBuffer;
+
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    fn alloc(&self, bytes: usize) -> Result<CpuBuffer> {
+        CpuBuffer::new(bytes, &self.info.name)
+    }
+
+    fn write(&self, buffer: &CpuBuffer, offset: usize, data: &[u8]) -> Result<()> {
+        let range = check_range(buffer, offset, data.len())?;
+        let mut words = buffer.write();
+        buffer.bytes_mut(&mut words)[range].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn read(&self, buffer: &CpuBuffer, offset: usize, out: &mut [u8]) -> Result<()> {
+        let range = check_range(buffer, offset, out.len())?;
+        let words = buffer.read();
+        out.copy_from_slice(&buffer.bytes(&words)[range]);
+        Ok(())
+    }
+
+    fn execute(&self, op: &Op, operands: Operands<'_, CpuBuffer>) -> Result<ExecReport> {
+        let out_buf = operands.output.buffer;
+        if operands.inputs.iter().any(|o| std::ptr::eq(o.buffer, out_buf)) {
+            return Err(Error::Backend {
+                backend: "cpu".into(),
+                message: format!("{}: an input shares the output's buffer (core copies such inputs first)", op.name()),
+            });
+        }
+        // Lock each distinct buffer once, in address order.
+        let mut order: Vec<&CpuBuffer> = operands.inputs.iter().map(|o| o.buffer).collect();
+        order.push(out_buf);
+        order.sort_by_key(|b| addr(b));
+        order.dedup_by_key(|b| addr(b));
+        let mut guards: Vec<(usize, Guard<'_>)> = Vec::with_capacity(order.len());
+        for b in order {
+            let g = if std::ptr::eq(b, out_buf) { Guard::Write(b.write()) } else { Guard::Read(b.read()) };
+            guards.push((addr(b), g));
+        }
+        let (mut out_words, mut in_words) = (None, Vec::with_capacity(guards.len()));
+        for (a, g) in guards.iter_mut() {
+            match g {
+                Guard::Write(w) => out_words = Some(&mut **w),
+                Guard::Read(r) => in_words.push((*a, r.as_slice())),
+            }
+        }
+        let out_words = out_words.ok_or_else(|| Error::Backend {
+            backend: "cpu".into(),
+            message: format!("{}: the output buffer was not locked", op.name()),
+        })?;
+        let inputs = operands
+            .inputs
+            .iter()
+            .map(|o| {
+                let words = in_words.iter().find(|(a, _)| *a == addr(o.buffer)).map(|(_, w)| *w).unwrap_or(&[]);
+                HostIn { bytes: o.buffer.bytes(words), view: o.view, dtype: o.dtype }
+            })
+            .collect::<Vec<_>>();
+        let out =
+            HostOut { bytes: out_buf.bytes_mut(out_words), view: operands.output.view, dtype: operands.output.dtype };
+        let run = || accel_kernels::cpu::execute(op, &inputs, out);
+        match &self.pool {
+            Some(pool) => pool.install(run)?,
+            None => run()?,
+        }
+        Ok(ExecReport::default())
+    }
 }

@@ -1,0 +1,245 @@
+//! Forward convolution over canonical `[N, C, H, W]` views (NHWC and 1-D arrive as permuted
+//! or lifted views, so any strides).
+//!
+//! General case: an implicit GEMM per (image, group): `out[n, g·Og.., :] = W_g (Og × Cg·kH·kW)
+//! · X (Cg·kH·kW × oH·oW)`, where `X` is never built: the GEMM's packing reads it tap by tap
+//! through [`PatchTables`] (padding reads as zero; on the int8 path that is "contributes
+//! nothing", as if padded with the zero point). The dense output of one (image, group) is a
+//! contiguous `[Og, oH·oW]` block, so the epilogue's channel is the GEMM row.
+//!
+//! Depthwise (groups = C = O): a direct loop per (image, channel) plane over the taps, with
+//! the valid output range of each tap computed once so the inner loop has no bound checks.
+
+use super::dtype::{Data, Elem};
+use super::epilogue::{At, ChanAxis, Epilogue, Residual};
+use super::gemm::{Tile, TileEpi, gemm};
+use super::kernel::Acc;
+use super::pack::{PatchTables, Patches, TableMat, ToAcc};
+use super::{DenseFn, input, unsupported, with_dense_out};
+use crate::{HostIn, HostOut};
+use accel_core::op::ConvDesc;
+use accel_core::{Op, Result};
+use rayon::prelude::*;
+use std::marker::PhantomData;
+
+/// Offsets beyond this magnitude lie outside any buffer; clamping keeps the index arithmetic
+/// of absurd paddings from overflowing.
+const FAR: i128 = 1 << 61;
+
+/// `v` clamped into `±2⁶¹`, as isize.
+pub(crate) fn sat(v: i128) -> isize {
+    v.clamp(-FAR, FAR) as isize
+}
+
+/// For `i = o·stride + off`, the range of `o < out_len` with `0 <= i < in_len`.
+pub(crate) fn valid_range(out_len: usize, in_len: usize, stride: usize, off: i128) -> (usize, usize) {
+    let s = stride as i128;
+    let lo = if off >= 0 { 0 } else { (-off + s - 1) / s };
+    let room = in_len as i128 - off;
+    let hi = if room <= 0 { 0 } else { ((room + s - 1) / s).min(out_len as i128) };
+    let lo = lo.min(hi);
+    (lo as usize, hi as usize)
+}
+
+/// The residual operand of a convolution (`[N, O, oH, oW]` view) and the per-image offset of
+/// its view.
+pub(crate) fn residual<'a>(r: HostIn<'a>, d: &ConvDesc) -> (Residual<'a>, [usize; 2]) {
+    let st = r.view.strides();
+    let [oh, ow] = d.output;
+    let roff = (0..d.out_channels).map(|o| o * st[1]).collect();
+    let coff = (0..oh).flat_map(|y| (0..ow).map(move |x| y * st[2] + x * st[3])).collect();
+    (Residual { data: Data::new(r.bytes, r.dtype), roff, coff }, [r.view.offset(), st[0]])
+}
+
+/// Shared setup of forward and transposed convolution: operands and the epilogue.
+pub(crate) struct Setup<'a> {
+    pub(crate) x: HostIn<'a>,
+    pub(crate) w: HostIn<'a>,
+    pub(crate) xd: Data<'a>,
+    pub(crate) wd: Data<'a>,
+    pub(crate) epi: Epilogue<'a>,
+    /// Offset and image stride of the residual view (zeros without one).
+    pub(crate) res: [usize; 2],
+}
+
+impl<'a> Setup<'a> {
+    pub(crate) fn new(op: &'static str, d: &ConvDesc, inputs: &[HostIn<'a>]) -> Result<Setup<'a>> {
+        let x = input(op, inputs, 0)?;
+        let w = input(op, inputs, 1)?;
+        let mut next = 2;
+        let bias = if d.epilogue.bias {
+            next += 1;
+            Some(input(op, inputs, next - 1)?)
+        } else {
+            None
+        };
+        let (residual, res) = if d.epilogue.residual {
+            let (r, off) = residual(input(op, inputs, next)?, d);
+            (Some(r), off)
+        } else {
+            (None, [0, 0])
+        };
+        let epi = Epilogue::new(&d.epilogue, 1.0, 0.0, ChanAxis::Row, bias, residual);
+        Ok(Setup { x, w, xd: Data::new(x.bytes, x.dtype), wd: Data::new(w.bytes, w.dtype), epi, res })
+    }
+
+    /// The epilogue bound to image `n` (row base 0 = channel 0).
+    pub(crate) fn at(&self, n: usize, row_base: usize) -> At<'_, 'a> {
+        self.epi.at(self.res[0] + n * self.res[1], row_base)
+    }
+}
+
+/// Runs a validated forward [`ConvDesc`].
+pub(crate) fn conv(d: &ConvDesc, inputs: &[HostIn<'_>], out: HostOut<'_>) -> Result<()> {
+    let s = Setup::new("conv", d, inputs)?;
+    with_dense_out(out, false, Run { d, s: &s })
+}
+
+struct Run<'r, 'a> {
+    d: &'r ConvDesc,
+    s: &'r Setup<'a>,
+}
+
+impl DenseFn for Run<'_, '_> {
+    fn call<T: Elem>(self, dst: &mut [T]) -> Result<()> {
+        match (&self.s.xd, &self.s.wd) {
+            (Data::F32(x), Data::F32(w)) => self.go::<_, _, f32, T>(x, w, dst),
+            (Data::F16(x), Data::F16(w)) => self.go::<_, _, f32, T>(x, w, dst),
+            (Data::BF16(x), Data::BF16(w)) => self.go::<_, _, f32, T>(x, w, dst),
+            (Data::I8(x), Data::I8(w)) => self.go::<_, _, i32, T>(x, w, dst),
+            (Data::U8(x), Data::I8(w)) => self.go::<_, _, i32, T>(x, w, dst),
+            _ => Err(unsupported(&Op::Conv(self.d.clone()))),
+        }
+    }
+}
+
+impl Run<'_, '_> {
+    fn go<TX, TW, V, T>(&self, x: &[TX], w: &[TW], dst: &mut [T]) -> Result<()>
+    where
+        TX: ToAcc<V>,
+        TW: ToAcc<V>,
+        V: Acc,
+        T: Elem,
+        for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
+    {
+        if self.d.is_depthwise() {
+            self.depthwise::<TX, TW, V, T>(x, w, dst);
+        } else {
+            self.implicit_gemm::<TX, TW, V, T>(x, w, dst);
+        }
+        Ok(())
+    }
+
+    fn implicit_gemm<TX, TW, V, T>(&self, x: &[TX], w: &[TW], dst: &mut [T])
+    where
+        TX: ToAcc<V>,
+        TW: ToAcc<V>,
+        V: Acc,
+        T: Elem,
+        for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
+    {
+        let d = self.d;
+        let (xs, ws) = (self.s.x.view.strides(), self.s.w.view.strides());
+        let (g, cg, og) = (d.groups, d.in_per_group(), d.out_per_group());
+        let ([kh, kw], [oh, ow]) = (d.kernel, d.output);
+        let taps = cg * kh * kw;
+        let pixels = oh * ow;
+        let mut t = PatchTables::default();
+        let mut wcoff = Vec::with_capacity(taps);
+        for c in 0..cg {
+            for i in 0..kh {
+                for j in 0..kw {
+                    t.chan.push(c * xs[1]);
+                    t.dy.push(sat((i * d.dilation[0]) as i128));
+                    t.dx.push(sat((j * d.dilation[1]) as i128));
+                    wcoff.push(c * ws[1] + i * ws[2] + j * ws[3]);
+                }
+            }
+        }
+        for y in 0..oh {
+            for xo in 0..ow {
+                t.py.push(sat((y * d.stride[0]) as i128 - d.padding[0][0] as i128));
+                t.px.push(sat((xo * d.stride[1]) as i128 - d.padding[1][0] as i128));
+            }
+        }
+        let (zx, zw) = d.zero_points;
+        let [h, wi] = d.input;
+        dst.par_chunks_mut(og * pixels).enumerate().for_each(|(idx, chunk)| {
+            let (n, gi) = (idx / g, idx % g);
+            let a = TableMat {
+                data: w,
+                base: self.s.w.view.offset() + gi * og * ws[0],
+                rs: ws[0],
+                coff: &wcoff,
+                zp: zw,
+                _acc: PhantomData::<V>,
+            };
+            let b = Patches {
+                data: x,
+                base: self.s.x.view.offset() + n * xs[0] + gi * cg * xs[1],
+                tables: &t,
+                h,
+                w: wi,
+                hs: xs[2],
+                ws: xs[3],
+                zp: zx,
+                _acc: PhantomData::<V>,
+            };
+            gemm(&a, &b, og, pixels, taps, chunk, &self.s.at(n, gi * og));
+        });
+    }
+
+    fn depthwise<TX, TW, V, T>(&self, x: &[TX], w: &[TW], dst: &mut [T])
+    where
+        TX: ToAcc<V>,
+        TW: ToAcc<V>,
+        V: Acc,
+        T: Elem,
+        for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
+    {
+        let d = self.d;
+        let (xs, ws) = (self.s.x.view.strides(), self.s.w.view.strides());
+        let (xo, wo) = (self.s.x.view.offset(), self.s.w.view.offset());
+        let ([h, wi], [kh, kw], [oh, ow]) = (d.input, d.kernel, d.output);
+        let ([sh, sw], [dh, dw]) = (d.stride, d.dilation);
+        let (pt, pl) = (d.padding[0][0] as i128, d.padding[1][0] as i128);
+        let (zx, zw) = d.zero_points;
+        let channels = d.out_channels;
+        dst.par_chunks_mut(oh * ow).enumerate().for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(plane, acc): &mut (Vec<V>, Vec<V>), (idx, out)| {
+                let (n, c) = (idx / channels, idx % channels);
+                let base = xo + n * xs[0] + c * xs[1];
+                plane.clear();
+                plane.extend(
+                    (0..h)
+                        .flat_map(|iy| (0..wi).map(move |ix| base + iy * xs[2] + ix * xs[3]))
+                        .map(|o| x[o].to_acc(zx)),
+                );
+                acc.clear();
+                acc.resize(oh * ow, V::default());
+                for i in 0..kh {
+                    let yoff = (i * dh) as i128 - pt;
+                    let (y0, y1) = valid_range(oh, h, sh, yoff);
+                    for j in 0..kw {
+                        let wv: V = w[wo + c * ws[0] + i * ws[2] + j * ws[3]].to_acc(zw);
+                        let xoff = (j * dw) as i128 - pl;
+                        let (x0, x1) = valid_range(ow, wi, sw, xoff);
+                        if x0 >= x1 {
+                            continue;
+                        }
+                        for y in y0..y1 {
+                            let iy = (y as i128 * sh as i128 + yoff) as usize;
+                            let ix0 = (x0 as i128 * sw as i128 + xoff) as usize;
+                            let row = plane[iy * wi + ix0..(iy + 1) * wi].iter().step_by(sw);
+                            for (a, &v) in acc[y * ow + x0..y * ow + x1].iter_mut().zip(row) {
+                                *a = a.add(wv.mul(v));
+                            }
+                        }
+                    }
+                }
+                self.s.at(n, c).apply(Tile { r0: 0, c0: 0, rows: 1, cols: oh * ow }, acc, out, oh * ow);
+            },
+        );
+    }
+}

@@ -28,13 +28,14 @@ pub fn cpu() -> Device {
 }
 
 /// Every usable device this build knows, CPU first. This is the one registry: tests, benches
-/// and examples take their devices from here, and a new backend joins by adding one line.
+/// and examples take their devices from here, and a new backend joins by adding one line
+/// (a function listing its devices: one per GPU adapter, one per emulated preset, ...).
 pub fn devices() -> Vec<Device> {
-    #[allow(unused_mut, reason = "empty when no backend feature is enabled")]
-    let mut devices = Vec::new();
-    #[cfg(feature = "cpu")]
-    devices.push(cpu());
-    devices
+    let backends: &[fn() -> Vec<Device>] = &[
+        #[cfg(feature = "cpu")]
+        || vec![cpu()],
+    ];
+    backends.iter().flat_map(|list| list()).collect()
 }
 
 /// The README's code blocks, compiled and run as doctests so they cannot drift.

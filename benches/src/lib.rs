@@ -107,7 +107,10 @@ impl Workload {
         if err > rel_tol * scale {
             return Err(Error::Backend {
                 backend: device.name().into(),
-                message: format!("{} {dtype}: result differs from the oracle by {err:e} (scale {scale:e})", self.name()),
+                message: format!(
+                    "{} {dtype}: result differs from the oracle by {err:e} (scale {scale:e})",
+                    self.name()
+                ),
             });
         }
         Ok(())

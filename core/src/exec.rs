@@ -93,11 +93,7 @@ pub(crate) fn launch(op: Op, inputs: Vec<Input<'_>>, out: &Tensor, out_view: Vie
     let operands = Operands {
         inputs: resolved
             .iter()
-            .map(|(t, v)| Operand {
-                buffer: &*t.storage.buffer as &(dyn Any + Send + Sync),
-                view: v,
-                dtype: t.dtype(),
-            })
+            .map(|(t, v)| Operand { buffer: &*t.storage.buffer as &(dyn Any + Send + Sync), view: v, dtype: t.dtype() })
             .collect(),
         output: Operand { buffer: &*out.storage.buffer, view: &out_view, dtype: out.dtype() },
     };

@@ -42,12 +42,48 @@ fn conv_nhwc_depthwise(_: &Device, x: &Tensor, w: &Tensor, _: &Tensor) -> Result
 }
 
 const CHECKS: [Check; 6] = [
-    Check { name: "matmul+bias+relu", dtype: DType::F32, tolerance: 1e-5, run: matmul_bias_relu, shapes: [&[4, 67, 96], &[96, 80], &[80]] },
-    Check { name: "matmul+bias+relu", dtype: DType::BF16, tolerance: 2e-2, run: matmul_bias_relu, shapes: [&[67, 96], &[96, 80], &[80]] },
-    Check { name: "matmul(a, bᵀ view)", dtype: DType::F16, tolerance: 4e-3, run: matmul_transposed, shapes: [&[33, 64], &[48, 64], &[1]] },
-    Check { name: "int8 matmul+requant", dtype: DType::I8, tolerance: 1e-2, run: matmul_int8_requant, shapes: [&[64, 128], &[128, 32], &[32]] },
-    Check { name: "conv2d s2 p1 +gelu", dtype: DType::F32, tolerance: 1e-5, run: conv_nchw, shapes: [&[2, 8, 29, 31], &[16, 8, 3, 3], &[16]] },
-    Check { name: "depthwise nhwc", dtype: DType::F32, tolerance: 1e-5, run: conv_nhwc_depthwise, shapes: [&[1, 28, 28, 16], &[16, 1, 3, 3], &[1]] },
+    Check {
+        name: "matmul+bias+relu",
+        dtype: DType::F32,
+        tolerance: 1e-5,
+        run: matmul_bias_relu,
+        shapes: [&[4, 67, 96], &[96, 80], &[80]],
+    },
+    Check {
+        name: "matmul+bias+relu",
+        dtype: DType::BF16,
+        tolerance: 2e-2,
+        run: matmul_bias_relu,
+        shapes: [&[67, 96], &[96, 80], &[80]],
+    },
+    Check {
+        name: "matmul(a, bᵀ view)",
+        dtype: DType::F16,
+        tolerance: 4e-3,
+        run: matmul_transposed,
+        shapes: [&[33, 64], &[48, 64], &[1]],
+    },
+    Check {
+        name: "int8 matmul+requant",
+        dtype: DType::I8,
+        tolerance: 1e-2,
+        run: matmul_int8_requant,
+        shapes: [&[64, 128], &[128, 32], &[32]],
+    },
+    Check {
+        name: "conv2d s2 p1 +gelu",
+        dtype: DType::F32,
+        tolerance: 1e-5,
+        run: conv_nchw,
+        shapes: [&[2, 8, 29, 31], &[16, 8, 3, 3], &[16]],
+    },
+    Check {
+        name: "depthwise nhwc",
+        dtype: DType::F32,
+        tolerance: 1e-5,
+        run: conv_nhwc_depthwise,
+        shapes: [&[1, 28, 28, 16], &[16, 1, 3, 3], &[1]],
+    },
 ];
 
 /// Builds a tensor of `dtype` from pseudo-random values (scaled into range for int8; i32 for
@@ -93,7 +129,14 @@ fn main() -> ExitCode {
                 }
             };
             let (abs, rel) = outcome.unwrap_or((f64::NAN, f64::NAN));
-            println!("{:<12} {:<22} {:<5} {:>12.3e} {:>12.3e}  {verdict}", device.name(), check.name, check.dtype, abs, rel);
+            println!(
+                "{:<12} {:<22} {:<5} {:>12.3e} {:>12.3e}  {verdict}",
+                device.name(),
+                check.name,
+                check.dtype,
+                abs,
+                rel
+            );
         }
     }
     if failures == 0 {

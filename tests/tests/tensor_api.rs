@@ -78,7 +78,8 @@ fn profiling_records_every_executed_op() -> accel::Result<()> {
     let records = cpu.take_records();
     cpu.set_profiling(false);
     // Other tests may run ops on the shared CPU device concurrently: find ours by shape.
-    let mm = records.iter().find(|r| r.op == "matmul" && r.shapes.last() == Some(&vec![4, 8, 5])).expect("matmul record");
+    let mm =
+        records.iter().find(|r| r.op == "matmul" && r.shapes.last() == Some(&vec![4, 8, 5])).expect("matmul record");
     assert_eq!(mm.flops, 2 * 4 * 8 * 5 * 16);
     assert_eq!(mm.bytes, ((4 * 8 * 16 + 4 * 16 * 5 + 4 * 8 * 5) * 4) as u64);
     assert_eq!(mm.dtype, DType::F32);

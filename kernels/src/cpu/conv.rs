@@ -41,6 +41,40 @@ pub(crate) fn valid_range(out_len: usize, in_len: usize, stride: usize, off: i12
     (lo as usize, hi as usize)
 }
 
+/// Loads input plane `base` (`h × w`, strides `hs`, `ws`) into `plane`, row-major, converted.
+pub(crate) fn load_plane<T: ToAcc<V>, V: Acc>(
+    x: &[T],
+    base: usize,
+    [h, w]: [usize; 2],
+    [hs, ws]: [usize; 2],
+    zp: i32,
+    plane: &mut Vec<V>,
+) {
+    plane.clear();
+    for iy in 0..h {
+        let row = base + iy * hs;
+        if ws == 1 {
+            plane.extend(x[row..row + w].iter().map(|v| v.to_acc(zp)));
+        } else {
+            plane.extend((0..w).map(|ix| x[row + ix * ws].to_acc(zp)));
+        }
+    }
+}
+
+/// `dst[i·ds] += wv · src[i·ss]` for `i < count` (unit steps take a vectorisable path).
+#[inline]
+pub(crate) fn axpy<V: Acc>(dst: &mut [V], ds: usize, src: &[V], ss: usize, count: usize, wv: V) {
+    if ds == 1 && ss == 1 {
+        for (a, &v) in dst[..count].iter_mut().zip(&src[..count]) {
+            *a = a.add(wv.mul(v));
+        }
+    } else {
+        for i in 0..count {
+            dst[i * ds] = dst[i * ds].add(wv.mul(src[i * ss]));
+        }
+    }
+}
+
 /// The residual operand of a convolution (`[N, O, oH, oW]` view) and the per-image offset of
 /// its view.
 pub(crate) fn residual<'a>(r: HostIn<'a>, d: &ConvDesc) -> (Residual<'a>, [usize; 2]) {
@@ -210,12 +244,7 @@ impl Run<'_, '_> {
             |(plane, acc): &mut (Vec<V>, Vec<V>), (idx, out)| {
                 let (n, c) = (idx / channels, idx % channels);
                 let base = xo + n * xs[0] + c * xs[1];
-                plane.clear();
-                plane.extend(
-                    (0..h)
-                        .flat_map(|iy| (0..wi).map(move |ix| base + iy * xs[2] + ix * xs[3]))
-                        .map(|o| x[o].to_acc(zx)),
-                );
+                load_plane(x, base, [h, wi], [xs[2], xs[3]], zx, plane);
                 acc.clear();
                 acc.resize(oh * ow, V::default());
                 for i in 0..kh {
@@ -231,10 +260,7 @@ impl Run<'_, '_> {
                         for y in y0..y1 {
                             let iy = (y as i128 * sh as i128 + yoff) as usize;
                             let ix0 = (x0 as i128 * sw as i128 + xoff) as usize;
-                            let row = plane[iy * wi + ix0..(iy + 1) * wi].iter().step_by(sw);
-                            for (a, &v) in acc[y * ow + x0..y * ow + x1].iter_mut().zip(row) {
-                                *a = a.add(wv.mul(v));
-                            }
+                            axpy(&mut acc[y * ow + x0..], 1, &plane[iy * wi + ix0..], sw, x1 - x0, wv);
                         }
                     }
                 }

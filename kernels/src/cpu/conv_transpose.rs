@@ -5,7 +5,7 @@
 //! bound checks). Scattering into the task's own accumulator plane equals the gather
 //! formulation of `accel_core::op::ConvDesc`.
 
-use super::conv::{Setup, valid_range};
+use super::conv::{Setup, axpy, load_plane, valid_range};
 use super::dtype::{Data, Elem};
 use super::epilogue::At;
 use super::gemm::{Tile, TileEpi};
@@ -67,12 +67,7 @@ impl Run<'_, '_> {
                 acc.resize(oh * ow, V::default());
                 for c in g * cg..(g + 1) * cg {
                     let base = xo + n * xs[0] + c * xs[1];
-                    plane.clear();
-                    plane.extend(
-                        (0..h)
-                            .flat_map(|iy| (0..wi).map(move |ix| base + iy * xs[2] + ix * xs[3]))
-                            .map(|off| x[off].to_acc(zx)),
-                    );
+                    load_plane(x, base, [h, wi], [xs[2], xs[3]], zx, plane);
                     for i in 0..kh {
                         let yoff = (i * dh) as i128 - pt;
                         let (iy0, iy1) = valid_range(h, oh, sh, yoff);
@@ -86,11 +81,7 @@ impl Run<'_, '_> {
                             let x0 = (ix0 as i128 * sw as i128 + xoff) as usize;
                             for iy in iy0..iy1 {
                                 let y = (iy as i128 * sh as i128 + yoff) as usize;
-                                let src = &plane[iy * wi + ix0..iy * wi + ix1];
-                                let row = acc[y * ow + x0..(y + 1) * ow].iter_mut().step_by(sw);
-                                for (a, &v) in row.zip(src) {
-                                    *a = a.add(wv.mul(v));
-                                }
+                                axpy(&mut acc[y * ow + x0..], sw, &plane[iy * wi + ix0..], 1, ix1 - ix0, wv);
                             }
                         }
                     }

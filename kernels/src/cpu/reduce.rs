@@ -243,8 +243,14 @@ impl ReduceJob<'_> {
             self.red.runs(0, count, |roff, rst, rcnt| {
                 for i in 0..rcnt {
                     let o = koff + roff + i * rst;
-                    for (t, a) in acc.iter_mut().enumerate() {
-                        *a = r.step(*a, s[o + t * kst]);
+                    if kst == 1 {
+                        for (a, &x) in acc.iter_mut().zip(&s[o..o + kcnt]) {
+                            *a = r.step(*a, x);
+                        }
+                    } else {
+                        for (t, a) in acc.iter_mut().enumerate() {
+                            *a = r.step(*a, s[o + t * kst]);
+                        }
                     }
                 }
             });

@@ -55,6 +55,8 @@ const CASES: &[Case] = &[
     case("skinny_3x5x700", In::c(&[3, 5]), In::c(&[5, 700])),
     case("deep_3x700x5", In::c(&[3, 700]), In::c(&[700, 5])),
     case("tails_67x131x97", In::c(&[67, 131]), In::c(&[131, 97])),
+    // One past typical cache-block sizes (64/256) on every axis.
+    case("block_tails_65x257x257", In::c(&[65, 257]), In::c(&[257, 257])),
     // Non-contiguous operands.
     case("a_transposed_7x13x17", In::v(&[13, 7], &[Transpose(0, 1)]), In::c(&[13, 17])),
     case("b_transposed_7x13x17", In::c(&[7, 13]), In::v(&[17, 13], &[Transpose(0, 1)])),

@@ -3,7 +3,8 @@
 //! Float dtypes compute in (at least) f32 and round once into the output dtype. Integer
 //! arithmetic wraps (two's complement), as the hardware does. Casts: float → float rounds to
 //! nearest even; float → integer rounds toward zero and saturates, NaN becoming 0; integer →
-//! integer saturates. A cast to the same dtype is a strided copy.
+//! integer saturates. A cast to the same dtype is a strided copy. NaN propagates through relu,
+//! clamp, max and min (+0 counts as larger than −0), here and in the epilogue and reductions.
 
 use super::Op;
 use crate::dtype::DType;

@@ -145,7 +145,7 @@ fn softmax_plan(x: &Tensor, axis: usize) -> Result<Vec<usize>> {
 fn softmax_launch(x: &Tensor, axis: usize, log: bool, out: Option<&mut Tensor>) -> Result<Option<Tensor>> {
     let perm = softmax_plan(x, axis)?;
     let desc = SoftmaxDesc { dtype: x.dtype(), log };
-    let flops = 5 * x.numel() as u64;
+    let flops = 5u64.saturating_mul(x.numel() as u64);
     let xv = x.view().permute("softmax", &perm)?;
     match out {
         Some(out) => {

@@ -314,3 +314,19 @@ fn large_reductions_split_and_columns() -> Result<()> {
     close(&cols, &want, 1e-5);
     Ok(())
 }
+
+#[test]
+fn conv_of_an_empty_input_sees_only_padding() -> Result<()> {
+    // W = 0 with right padding 1 and a 1×1 kernel: one output column made of padding only.
+    for groups in [1, 2] {
+        let x = Tensor::zeros(&dev(), &[1, 2, 2, 0], DType::F32)?;
+        let w = t32(&[2, 2 / groups, 1, 1], &vec![1.0; 4 / groups]);
+        let bias = t32(&[2], &[0.5, -1.5]);
+        let opts = Conv2dOptions { padding: [0, 0, 0, 1], groups, ..Conv2dOptions::new() }
+            .epilogue(Epilogue::new().bias(&bias));
+        let y = ops::conv2d(&x, &w, &opts)?;
+        assert_eq!(y.shape(), &[1, 2, 2, 1]);
+        assert_eq!(y.to_vec::<f32>()?, vec![0.5, 0.5, -1.5, -1.5]);
+    }
+    Ok(())
+}

@@ -51,6 +51,11 @@ pub(crate) fn load_plane<T: ToAcc<V>, V: Acc>(
     plane: &mut Vec<V>,
 ) {
     plane.clear();
+    if w == 0 {
+        // An empty input (only padding reaches the output): nothing to read, and `base` may
+        // lie past the end of an empty buffer.
+        return;
+    }
     for iy in 0..h {
         let row = base + iy * hs;
         if ws == 1 {

@@ -4,16 +4,16 @@
 //! sized by `ACCEL_NUM_THREADS`). Inputs are whole host buffers plus the canonical views core
 //! documents, with any strides; see each module for its op:
 //!
-//! - [`gemm`] / [`pack`] / [`kernel`]: a BLIS-style blocked GEMM (packed `MC × KC` A blocks and
+//! - `gemm` / `pack` / `kernel`: a BLIS-style blocked GEMM (packed `MC × KC` A blocks and
 //!   `KC × NC` B blocks, an `MR × NR` register microkernel), f32 accumulation for f32/f16/bf16
-//!   and wrapping i32 accumulation of zero-point-adjusted values for int8; [`epilogue`]
+//!   and wrapping i32 accumulation of zero-point-adjusted values for int8; `epilogue`
 //!   finishes each tile (alpha/beta, bias, residual, activation, requantization, rounding).
-//! - [`matmul`]: batched matmul over the GEMM, parallel over batch and tiles.
-//! - [`conv`]: forward convolution as an implicit GEMM per (image, group) whose B operand is
+//! - `matmul`: batched matmul over the GEMM, parallel over batch and tiles.
+//! - `conv`: forward convolution as an implicit GEMM per (image, group) whose B operand is
 //!   gathered from the input one packed block at a time (no im2col buffer); depthwise has a
-//!   direct per-plane loop. [`conv_transpose`]: a direct loop per (image, output channel).
-//! - [`elementwise`]: unary, binary and cast in chunks converted to f32 / i32 buffers.
-//! - [`reduce`]: sum/max/min/mean over trailing dims, and softmax / log-softmax.
+//!   direct per-plane loop. `conv_transpose`: a direct loop per (image, output channel).
+//! - `elementwise`: unary, binary and cast in chunks converted to f32 / i32 buffers.
+//! - `reduce`: sum/max/min/mean over trailing dims, and softmax / log-softmax.
 //!
 //! Outputs are written through a dense row-major slice of the output dtype: directly into the
 //! buffer when the output view is contiguous, otherwise into a temporary that is scattered
@@ -22,7 +22,7 @@
 //! Speed is the subject of a later issue: hand-written SIMD microkernels per ISA (AVX2+FMA,
 //! AVX-512 with VNNI/BF16, NEON) go under `cpu/arch/<isa>/`, behind a runtime ISA dispatch in
 //! `cpu/dispatch.rs` (detected once, `ACCEL_CPU_ISA` override) that picks the microkernel the
-//! blocked loops in [`gemm`] call instead of the safe generic one in [`kernel`]; the same
+//! blocked loops in `gemm` call instead of the safe generic one in `kernel`; the same
 //! dispatch will select vectorised elementwise and reduction loops.
 
 mod conv;

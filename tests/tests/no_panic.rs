@@ -346,6 +346,16 @@ fn gelu_of_zero_terminates() {
     assert_eq!(ops::unary(&x, UnaryOp::Gelu).unwrap().to_vec::<f32>().unwrap(), [0.0; 3]);
 }
 
+/// A depthwise convolution of an empty input, where only padding reaches the output, used to
+/// index past the empty buffer (found by the property).
+#[test]
+fn conv_of_an_empty_input_with_padding() {
+    let x = Tensor::zeros(device(), &[1, 2, 0], DType::F32).unwrap();
+    let w = Tensor::zeros(device(), &[2, 1, 1], DType::F32).unwrap();
+    let opts = ops::Conv1dOptions { padding: [0, 1], groups: 2, ..Default::default() };
+    assert_eq!(ops::conv1d(&x, &w, &opts).unwrap().to_vec::<f32>().unwrap(), [0.0; 2]);
+}
+
 /// Slicing with a step far past the end, and slicing an empty tensor, are ordinary views.
 #[test]
 fn huge_slice_steps() {

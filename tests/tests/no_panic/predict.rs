@@ -98,9 +98,13 @@ pub(crate) fn matmul(
         return None;
     }
     let (m, k, n) = (sa[ra - 2], sa[ra - 1], sb[rb - 1]);
-    let mut out = broadcast(&sa[..ra - 2], &sb[..rb - 2])?;
-    out.extend([m, n]);
+    let batch = broadcast(&sa[..ra - 2], &sb[..rb - 2])?;
+    // The output and both operands broadcast over the batch must have sizes that fit.
+    let with = |tail: [usize; 2]| batch.iter().copied().chain(tail).collect::<Vec<_>>();
+    let out = with([m, n]);
     fits(&out)?;
+    fits(&with([m, k]))?;
+    fits(&with([k, n]))?;
     let w = work(&out).saturating_mul(k as u128);
     Some(Product { out, acc, channels: n, work: w })
 }

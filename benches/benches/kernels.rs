@@ -1,6 +1,8 @@
 //! Criterion benchmarks of accel's ops on every device, each checked against the oracle once
 //! before it is timed. `cargo bench -p accel-bench`.
 
+#![allow(missing_docs, reason = "criterion_group! generates an undocumented pub fn")]
+
 use accel::DType;
 use accel_bench::Workload;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -38,5 +40,9 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default();
+    targets = bench
+}
 criterion_main!(benches);

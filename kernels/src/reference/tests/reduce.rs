@@ -2,7 +2,7 @@
 
 use super::{Buf, assert_close, out, run};
 use accel_core::op::{ReduceDesc, ReduceOp, SoftmaxDesc};
-use accel_core::{DType, Error, Op};
+use accel_core::{DType, Error, Op, View};
 
 fn rdesc(op: ReduceOp, dtype: DType, reduced_rank: usize) -> ReduceDesc {
     ReduceDesc { op, dtype, out_dtype: op.out_dtype(dtype), reduced_rank }
@@ -59,11 +59,9 @@ fn empty_and_nan_reductions() {
     let mut o = out(DType::F32, &[]);
     run(&Op::Reduce(rdesc(ReduceOp::Max, DType::F32, 1)), &[&x], &mut o).unwrap();
     assert!(o.values()[0].is_nan());
-    // An empty input whose reduced dims multiply past usize.
+    // An empty input whose dims multiply past usize cannot even be described: core rejects it.
     let huge = 1usize << 40;
-    let x = Buf::new(DType::F32, &[0, huge, huge], &[]);
-    let mut o0 = out(DType::F32, &[0]);
-    run(&Op::Reduce(rdesc(ReduceOp::Mean, DType::F32, 2)), &[&x], &mut o0).unwrap();
+    assert!(matches!(View::contiguous("test", &[0, huge, huge]), Err(Error::ShapeOverflow { .. })));
     // Rank 0: reducing nothing keeps the element.
     let x = Buf::new(DType::F32, &[], &[5.]);
     run(&Op::Reduce(rdesc(ReduceOp::Sum, DType::F32, 0)), &[&x], &mut o).unwrap();

@@ -6,12 +6,12 @@
 //! formulation of `accel_core::op::ConvDesc`.
 
 use super::conv::{Setup, axpy, load_plane, valid_range};
-use super::dtype::{Data, Elem};
+use super::dtype::Elem;
 use super::epilogue::At;
-use super::gemm::{Tile, TileEpi};
+use super::gemm::{ProductBody, Tile, TileEpi, dispatch_product};
 use super::kernel::Acc;
 use super::pack::ToAcc;
-use super::{DenseFn, unsupported, with_dense_out};
+use super::{DenseFn, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::ConvDesc;
 use accel_core::{Op, Result};
@@ -30,18 +30,11 @@ struct Run<'r, 'a> {
 
 impl DenseFn for Run<'_, '_> {
     fn call<T: Elem>(self, dst: &mut [T]) -> Result<()> {
-        match (&self.s.xd, &self.s.wd) {
-            (Data::F32(x), Data::F32(w)) => self.go::<_, _, f32, T>(x, w, dst),
-            (Data::F16(x), Data::F16(w)) => self.go::<_, _, f32, T>(x, w, dst),
-            (Data::BF16(x), Data::BF16(w)) => self.go::<_, _, f32, T>(x, w, dst),
-            (Data::I8(x), Data::I8(w)) => self.go::<_, _, i32, T>(x, w, dst),
-            (Data::U8(x), Data::I8(w)) => self.go::<_, _, i32, T>(x, w, dst),
-            _ => Err(unsupported(&Op::ConvTranspose(self.d.clone()))),
-        }
+        dispatch_product(&self, &self.s.xd, &self.s.wd, dst, || Op::ConvTranspose(self.d.clone()))
     }
 }
 
-impl Run<'_, '_> {
+impl ProductBody for Run<'_, '_> {
     fn go<TX, TW, V, T>(&self, x: &[TX], w: &[TW], dst: &mut [T]) -> Result<()>
     where
         TX: ToAcc<V>,

@@ -11,9 +11,12 @@
 //! (row block, column block) tiles computed into private buffers and copied out, so a short
 //! wide product (GEMV-like) still uses every thread. Small products run serially.
 
-use super::dtype::Elem;
+use super::dtype::{Data, Elem};
+use super::epilogue::At;
 use super::kernel::{Acc, MR, NR};
-use super::pack::{MatSrc, pack_a, pack_b};
+use super::pack::{MatSrc, ToAcc, pack_a, pack_b};
+use super::unsupported;
+use accel_core::{Op, Result};
 use rayon::prelude::*;
 
 /// Rows of an output block (A block height).
@@ -171,6 +174,41 @@ where
             }
             p0 += kc;
         }
+    }
+}
+
+/// An op body generic over the two operand element types and the accumulator: float inputs
+/// accumulate in f32, int8 inputs (i8×i8, u8×i8) in i32.
+pub(crate) trait ProductBody {
+    /// Fills `dst` from operands `a` and `b`.
+    fn go<TA, TB, V, T>(&self, a: &[TA], b: &[TB], dst: &mut [T]) -> Result<()>
+    where
+        TA: ToAcc<V>,
+        TB: ToAcc<V>,
+        V: Acc,
+        T: Elem,
+        for<'e, 'x> At<'e, 'x>: TileEpi<V, T>;
+}
+
+/// Picks the accumulator for an (a, b) dtype pair and runs `body`; any other pair is `op`
+/// reported as unsupported.
+pub(crate) fn dispatch_product<B: ProductBody, T: Elem>(
+    body: &B,
+    a: &Data<'_>,
+    b: &Data<'_>,
+    dst: &mut [T],
+    op: impl FnOnce() -> Op,
+) -> Result<()>
+where
+    for<'e, 'x> At<'e, 'x>: TileEpi<f32, T> + TileEpi<i32, T>,
+{
+    match (a, b) {
+        (Data::F32(a), Data::F32(b)) => body.go::<_, _, f32, T>(a, b, dst),
+        (Data::F16(a), Data::F16(b)) => body.go::<_, _, f32, T>(a, b, dst),
+        (Data::BF16(a), Data::BF16(b)) => body.go::<_, _, f32, T>(a, b, dst),
+        (Data::I8(a), Data::I8(b)) => body.go::<_, _, i32, T>(a, b, dst),
+        (Data::U8(a), Data::I8(b)) => body.go::<_, _, i32, T>(a, b, dst),
+        _ => Err(unsupported(&op())),
     }
 }
 

@@ -4,11 +4,11 @@
 
 use super::dtype::{Data, Elem};
 use super::epilogue::{ChanAxis, Epilogue, Residual};
-use super::gemm::{TileEpi, gemm};
+use super::gemm::{ProductBody, TileEpi, dispatch_product, gemm};
 use super::kernel::Acc;
 use super::layout::Layout;
 use super::pack::{StridedMat, ToAcc};
-use super::{DenseFn, input, unsupported, with_dense_out};
+use super::{DenseFn, input, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::MatmulDesc;
 use accel_core::{Op, Result};
@@ -72,18 +72,11 @@ struct Run<'r, 'a> {
 
 impl DenseFn for Run<'_, '_> {
     fn call<T: Elem>(self, dst: &mut [T]) -> Result<()> {
-        match (&self.a.data, &self.b.data) {
-            (Data::F32(a), Data::F32(b)) => self.go::<_, _, f32, T>(a, b, dst),
-            (Data::F16(a), Data::F16(b)) => self.go::<_, _, f32, T>(a, b, dst),
-            (Data::BF16(a), Data::BF16(b)) => self.go::<_, _, f32, T>(a, b, dst),
-            (Data::I8(a), Data::I8(b)) => self.go::<_, _, i32, T>(a, b, dst),
-            (Data::U8(a), Data::I8(b)) => self.go::<_, _, i32, T>(a, b, dst),
-            _ => Err(unsupported(&Op::Matmul(self.d.clone()))),
-        }
+        dispatch_product(&self, &self.a.data, &self.b.data, dst, || Op::Matmul(self.d.clone()))
     }
 }
 
-impl Run<'_, '_> {
+impl ProductBody for Run<'_, '_> {
     fn go<TA, TB, V, T>(&self, a: &[TA], b: &[TB], dst: &mut [T]) -> Result<()>
     where
         TA: ToAcc<V>,

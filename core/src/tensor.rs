@@ -37,7 +37,11 @@ impl Tensor {
         let elems = view.numel();
         let bytes = elems * dtype.size();
         device.check_alloc(op, bytes)?;
-        let buffer = device.backend().alloc(bytes)?;
+        let buffer = device.backend().alloc(bytes).map_err(|e| match e {
+            // Name the op the caller called, not the backend's internal step.
+            Error::OutOfMemory { requested, limit, device, .. } => Error::OutOfMemory { op, requested, limit, device },
+            e => e,
+        })?;
         Ok(Tensor { storage: Arc::new(Storage { device: device.clone(), buffer, elems }), view, dtype })
     }
 

@@ -10,7 +10,7 @@
 //! - data: [`Rng`] (seeded SplitMix64), [`seed_for`] (seed from a case name), [`Domain`],
 //!   [`gen_value`]/[`gen_values`], [`quantize`] and [`HostTensor`] (exactly representable
 //!   host arrays that upload to any device);
-//! - views as data: [`In`] (storage shape + [`ViewStep`]s), [`apply_views`], [`slice`];
+//! - views as data: [`In`] (storage shape + [`ViewStep`]s), [`apply_views`], [`slice`](fn@slice);
 //! - checking: [`Tolerance`] (per dtype; NaN = NaN, inf = inf), [`compare`],
 //!   [`check_against_reference`] (run one closure on a device and on the oracle, compare) and
 //!   [`CheckError`];

@@ -1,64 +1,43 @@
 //! Correct f64 → f16 / bf16 conversion: round to nearest, ties to even, once (used by every
-//! f64 → half conversion in accel: `Element::from_f64`, `write_f64`, the oracle).
+//! f64 → half conversion in accel: `Element::from_f64`, `write_f64`, the oracle, the CPU
+//! kernels).
 //!
 //! `half` 2.x does not round f64 correctly: its portable path drops the low 32 mantissa bits
 //! before rounding (losing the sticky bits), and its F16C path goes through f32 (rounding
 //! twice). Either turns a value just above a halfway point into a tie that then rounds to even,
-//! i.e. the wrong way. So accel rounds here, arithmetically: scale the value by the
-//! target's quantum at its binade (a power of two, hence exact), round that to the nearest even
-//! integer (exact in f64), scale back (exact), and only then convert to the 16-bit type, which
-//! is now exact.
+//! i.e. the wrong way. accel rounds to f32 with round-to-odd first: f32 keeps at least two more
+//! bits than f16 or bf16 everywhere in their ranges (subnormals included), and a round-to-odd
+//! intermediate with two spare bits makes the second, round-to-nearest-even step (`half`'s
+//! correct f32 conversion) equal to one correct rounding of the original value.
 
 use half::{bf16, f16};
 
-/// A binary floating-point format with `mant` explicit mantissa bits and normal exponents in
-/// `min_exp..=max_exp`.
-struct Format {
-    mant: i32,
-    min_exp: i32,
-    max_exp: i32,
-}
-
-const F16: Format = Format { mant: 10, min_exp: -14, max_exp: 15 };
-const BF16: Format = Format { mant: 7, min_exp: -126, max_exp: 127 };
-
-/// `v` rounded to the nearest value of `fmt` (ties to even), as an f64; ±∞ past the overflow
-/// threshold; NaN stays NaN; the sign of zero is kept.
-fn round_to(v: f64, fmt: &Format) -> f64 {
-    if !v.is_finite() {
-        return v;
+/// `v` rounded to f32 with round-to-odd: truncate toward zero, then set the last mantissa bit
+/// when anything was cut off. Exact values, infinities and NaN pass through.
+#[inline]
+pub fn f64_to_f32_odd(v: f64) -> f32 {
+    let f = v as f32;
+    if !f.is_finite() || f as f64 == v {
+        return f;
     }
-    let a = v.abs();
-    // Exponent of a's binade; below the smallest normal the quantum is the subnormal one.
-    // (f64 subnormals are far below both formats' range, so their exponent field never matters.)
-    let e = (((a.to_bits() >> 52) & 0x7ff) as i32 - 1023).max(fmt.min_exp);
-    let quantum = 2f64.powi(e - fmt.mant);
-    // a / quantum and n * quantum are exact: quantum is a power of two and nothing under- or
-    // overflows f64 (quantum ≥ 2⁻¹³³, a ≤ f64::MAX with e − mant ≥ −133).
-    let n = (a / quantum).round_ties_even();
-    let r = n * quantum;
-    // Rounding may carry into the next binade; past the largest finite value,
-    // (2 − 2^−mant)·2^max_exp, it overflows.
-    let max = (2.0 - 2f64.powi(-fmt.mant)) * 2f64.powi(fmt.max_exp);
-    let r = if r > max { f64::INFINITY } else { r };
-    r.copysign(v)
+    let mut bits = f.to_bits();
+    if (f as f64).abs() > v.abs() {
+        // `as` rounded away from zero: step the magnitude back (f is non-zero here).
+        bits -= 1;
+    }
+    f32::from_bits(bits | 1)
 }
 
 /// `v` rounded once to the nearest f16, ties to even.
+#[inline]
 pub fn to_f16(v: f64) -> f16 {
-    if v.is_nan() {
-        return f16::NAN;
-    }
-    // The rounded value is exactly representable, so `half`'s conversion is exact.
-    f16::from_f64(round_to(v, &F16))
+    f16::from_f32(f64_to_f32_odd(v))
 }
 
 /// `v` rounded once to the nearest bf16, ties to even.
+#[inline]
 pub fn to_bf16(v: f64) -> bf16 {
-    if v.is_nan() {
-        return bf16::NAN;
-    }
-    bf16::from_f64(round_to(v, &BF16))
+    bf16::from_f32(f64_to_f32_odd(v))
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub(crate) trait Elem: bytemuck::Pod + Default + Send + Sync + std::fmt::Debug +
 }
 
 macro_rules! float_elem {
-    ($t:ty) => {
+    ($t:ty, $round:path) => {
         impl Elem for $t {
             #[inline(always)]
             fn to_f32(self) -> f32 {
@@ -44,10 +44,8 @@ macro_rules! float_elem {
             }
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
-                // Round to odd into f32 (24 bits, at least 2 more than the target's), then to
-                // nearest even: one correct rounding. `half`'s own f64 conversion drops sticky
-                // bits.
-                <$t>::from_f32(f64_to_f32_odd(v))
+                // One correct rounding (`half`'s own f64 conversion drops sticky bits).
+                $round(v)
             }
             #[inline(always)]
             fn to_i32(self) -> i32 {
@@ -60,24 +58,8 @@ macro_rules! float_elem {
         }
     };
 }
-/// `v` rounded to f32 with round-to-odd: truncate toward zero, then set the last mantissa bit
-/// when anything was cut off. Exact values, infinities and NaN pass through.
-#[inline]
-pub(crate) fn f64_to_f32_odd(v: f64) -> f32 {
-    let f = v as f32;
-    if !f.is_finite() || f as f64 == v {
-        return f;
-    }
-    let mut bits = f.to_bits();
-    if (f as f64).abs() > v.abs() {
-        // Rounded away from zero: step the magnitude back (f is non-zero here).
-        bits -= 1;
-    }
-    f32::from_bits(bits | 1)
-}
-
-float_elem!(f16);
-float_elem!(bf16);
+float_elem!(f16, accel_core::round::to_f16);
+float_elem!(bf16, accel_core::round::to_bf16);
 
 impl Elem for f32 {
     #[inline(always)]

@@ -96,23 +96,25 @@ impl Workload {
         }
     }
 
-    /// Runs once on `device` and on the reference device and fails unless they agree within
-    /// `rel_tol` of the reference's largest magnitude.
-    pub fn check(&self, device: &Device, dtype: DType, rel_tol: f64) -> Result<()> {
-        let reference = accel_tests::reference_device();
-        let got = self.run(&self.inputs(device, dtype)?)?.to_f64_vec()?;
-        let want = self.run(&self.inputs(&reference, dtype)?)?.to_f64_vec()?;
-        let scale = want.iter().fold(1e-30f64, |m, v| m.max(v.abs()));
-        let err = got.iter().zip(&want).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-        if err > rel_tol * scale {
-            return Err(Error::Backend {
-                backend: device.name().into(),
-                message: format!(
-                    "{} {dtype}: result differs from the oracle by {err:e} (scale {scale:e})",
-                    self.name()
-                ),
-            });
+    /// Length of the reduction behind each output element (sets the comparison tolerance).
+    pub fn reduction_len(&self) -> usize {
+        match *self {
+            Workload::Matmul { k, .. } => k,
+            Workload::Conv2d { c, r, .. } => c * r * r,
+            Workload::Add { .. } => 1,
         }
-        Ok(())
+    }
+
+    /// Runs once on `device` and on the reference device and fails unless they agree within
+    /// the conformance suite's tolerance for this dtype and reduction length.
+    pub fn check(&self, device: &Device, dtype: DType) -> Result<()> {
+        let reference = accel_tests::reference_device();
+        let got = self.run(&self.inputs(device, dtype)?)?;
+        let want = self.run(&self.inputs(&reference, dtype)?)?;
+        let tol = accel_tests::Tolerance::reduction(dtype, self.reduction_len());
+        accel_tests::compare_tensors(&got, &want, tol).map_err(|e| Error::Backend {
+            backend: device.name().into(),
+            message: format!("{} {dtype}: result differs from the oracle: {e}", self.name()),
+        })
     }
 }

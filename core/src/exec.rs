@@ -54,10 +54,9 @@ pub(crate) fn check_out(op: &'static str, out: &Tensor, like: &Tensor, shape: &[
 /// the descriptor documents. `flops` counts a multiply-add as two.
 pub(crate) fn launch(op: Op, inputs: Vec<Input<'_>>, out: &Tensor, out_view: View, flops: u64) -> Result<()> {
     let device = out.device().clone();
-    let name = op.name();
-    let leaked_name: &'static str = op.kind().name();
+    let kind_name = op.kind().name();
     if device.supports(op.kind(), op.dtype()) == Support::Unsupported {
-        return Err(Error::Unsupported { op: leaked_name, dtype: op.dtype(), backend: device.info().backend.clone() });
+        return Err(Error::Unsupported { op: kind_name, dtype: op.dtype(), backend: device.info().backend.clone() });
     }
     if out_view.numel() == 0 {
         return Ok(());
@@ -80,16 +79,16 @@ pub(crate) fn launch(op: Op, inputs: Vec<Input<'_>>, out: &Tensor, out_view: Vie
             None => (*t, v),
         })
         .collect();
-    let operand = |t: &Tensor, v: &View| -> Result<()> {
+    let check_inside = |t: &Tensor, v: &View| -> Result<()> {
         match v.span() {
             Some(end) if end <= t.storage.elems => Ok(()),
-            _ => Err(Error::invalid(leaked_name, "operand", "a view inside its buffer", format!("{v:?}"))),
+            _ => Err(Error::invalid(kind_name, "operand", "a view inside its buffer", format!("{v:?}"))),
         }
     };
     for (t, v) in &resolved {
-        operand(t, v)?;
+        check_inside(t, v)?;
     }
-    operand(out, &out_view)?;
+    check_inside(out, &out_view)?;
     let operands = Operands {
         inputs: resolved
             .iter()
@@ -105,15 +104,18 @@ pub(crate) fn launch(op: Op, inputs: Vec<Input<'_>>, out: &Tensor, out_view: Vie
         let measured = start.elapsed();
         let mut shapes: Vec<Vec<usize>> = resolved.iter().map(|(_, v)| v.shape().to_vec()).collect();
         shapes.push(out_view.shape().to_vec());
-        let bytes = resolved.iter().map(|(t, v)| v.numel() * t.dtype().size()).sum::<usize>()
-            + out_view.numel() * out.dtype().size();
+        // Broadcast views count at their broadcast size; saturate rather than overflow.
+        let view_bytes = |v: &View, d: DType| (v.numel() as u64).saturating_mul(d.size() as u64);
+        let bytes = resolved
+            .iter()
+            .fold(view_bytes(&out_view, out.dtype()), |acc, (t, v)| acc.saturating_add(view_bytes(v, t.dtype())));
         device.push_record(OpRecord {
-            op: name,
+            op: op.name(),
             device: device.name().into(),
             shapes,
             dtype: op.dtype(),
             flops,
-            bytes: bytes as u64,
+            bytes,
             measured,
             device_time: report.device_time,
             modeled: report.modeled,

@@ -227,6 +227,7 @@ struct Geometry {
 }
 
 struct Plan<'t> {
+    transposed: bool,
     desc: ConvDesc,
     out_shape: Vec<usize>,
     out_perm: Vec<usize>,
@@ -467,11 +468,11 @@ fn plan<'t>(op: &'static str, x: &'t Tensor, w: &'t Tensor, g: &Geometry, epi: &
         zero_points: g.zero_points,
         epilogue: epi_desc,
     };
-    Ok(Plan { desc, out_shape, out_perm: to_canon, inputs, flops })
+    Ok(Plan { transposed: g.transposed, desc, out_shape, out_perm: to_canon, inputs, flops })
 }
 
 fn run(op: &'static str, p: Plan<'_>, x: &Tensor, out: Option<&mut Tensor>) -> Result<Option<Tensor>> {
-    let transposed = op == "conv_transpose2d";
+    let transposed = p.transposed;
     let wrap = |d| if transposed { Op::ConvTranspose(d) } else { Op::Conv(d) };
     let r = p.desc.spatial_rank;
     match out {

@@ -5,6 +5,8 @@
 //!   compares every device against them. Never optimised.
 //! - [`cpu`]: the CPU kernels the `accel-cpu` backend launches (rayon-parallel).
 //! - [`math`]: scalar functions both share (erf, GELU, rounding).
+//! - [`probe`]: in-process peak-rate (FMA, VNNI, BF16) and memory-bandwidth probes that
+//!   benchmarks report their kernels against.
 //!
 //! Both `reference::execute` and `cpu::execute` take an op descriptor validated by
 //! `accel-core` and host memory: each operand is a whole buffer plus the view and dtype the
@@ -12,6 +14,7 @@
 
 pub mod cpu;
 pub mod math;
+pub mod probe;
 pub mod reference;
 
 use accel_core::{DType, View};

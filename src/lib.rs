@@ -27,6 +27,11 @@ pub fn cpu() -> Device {
     accel_cpu::device()
 }
 
+/// The emulation backend: presets, shape-only cost models and emulated devices
+/// (`accel::emu::device("tpu-v1")`).
+#[cfg(feature = "emu")]
+pub use accel_emu as emu;
+
 /// Every usable device this build knows, CPU first. This is the one registry: tests, benches
 /// and examples take their devices from here, and a new backend joins by adding one line
 /// (a function listing its devices: one per GPU adapter, one per emulated preset, ...).
@@ -34,6 +39,8 @@ pub fn devices() -> Vec<Device> {
     let backends: &[fn() -> Vec<Device>] = &[
         #[cfg(feature = "cpu")]
         || vec![cpu()],
+        #[cfg(feature = "emu")]
+        accel_emu::devices,
     ];
     backends.iter().flat_map(|list| list()).collect()
 }

@@ -32,7 +32,7 @@ pub use device::Device;
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
 pub use op::{Activation, DataLayout, Epilogue, Op, OpKind};
-pub use profile::{Cost, EnergyEntry, ExecReport, OpRecord};
+pub use profile::{Cost, EnergyEntry, ExecReport, OpRecord, RooflinePoint};
 pub use shape::View;
 pub use tensor::Tensor;
 

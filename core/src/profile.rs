@@ -27,19 +27,38 @@ pub struct OpRecord {
     pub modeled: Option<Cost>,
 }
 
-/// A modeled cost as an emulated device reports it.
+/// A modeled cost as an emulated device reports it (shape-only: it never depends on data).
+///
+/// Op counts follow one convention: a multiply-accumulate is one MAC and two ops. Roofline
+/// points give operational intensity in ops per byte moved at their level.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Cost {
-    /// Modeled clock cycles.
+    /// The modeled unit that ran the op (`npu`, `pim`, `xbar`, `vector`); a composite device
+    /// names the unit it routed the op to.
+    pub unit: String,
+    /// Multiply-accumulates the op performs (useful work, not padding).
+    pub macs: u64,
+    /// Modeled clock cycles, stalls included.
     pub cycles: u64,
+    /// Cycles the compute units need with no memory stall.
+    pub compute_cycles: u64,
+    /// Cycles lost waiting for memory (`cycles - compute_cycles` when they do not overlap).
+    pub stall_cycles: u64,
     /// Modeled time in seconds (cycles over the modeled clock, stalls included).
     pub seconds: f64,
     /// Modeled energy in picojoules, by component and action.
     pub energy: Vec<EnergyEntry>,
     /// Bytes moved per memory level (`dram`, `sram`, `reg`, ...).
     pub bytes_by_level: Vec<(String, u64)>,
-    /// Fraction of the compute units busy, 0..=1.
+    /// Fraction of the compute units busy over the whole op, stalls included, 0..=1.
     pub utilization: f64,
+    /// Fraction of the compute units the mapping assigns work to, averaged over tiles, 0..=1.
+    pub mapping_utilization: f64,
+    /// Fraction of the compute units busy while computing (fill and drain count, stalls do
+    /// not), 0..=1.
+    pub compute_utilization: f64,
+    /// One roofline point per memory level.
+    pub roofline: Vec<RooflinePoint>,
 }
 
 impl Cost {
@@ -47,6 +66,30 @@ impl Cost {
     pub fn energy_pj(&self) -> f64 {
         self.energy.iter().map(|e| e.pj_per_action * e.actions as f64).sum()
     }
+
+    /// Ops (2 per MAC).
+    pub fn ops(&self) -> u64 {
+        self.macs.saturating_mul(2)
+    }
+
+    /// Bytes moved at `level`, if the model reports that level.
+    pub fn bytes_at(&self, level: &str) -> Option<u64> {
+        self.bytes_by_level.iter().find(|(l, _)| l == level).map(|(_, b)| *b)
+    }
+}
+
+/// Where an op sits on one memory level's roofline (Williams et al., CACM 2009):
+/// `attainable = min(peak, bandwidth × intensity)`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RooflinePoint {
+    /// Memory level (`dram`, `pim_internal`, ...).
+    pub level: String,
+    /// Ops per byte actually moved at this level.
+    pub ops_per_byte: f64,
+    /// Ops per second the roofline allows at this intensity.
+    pub attainable_ops_per_s: f64,
+    /// Ops per second the model achieves (ops over modeled seconds).
+    pub achieved_ops_per_s: f64,
 }
 
 /// One line of an Accelergy-style energy breakdown: `actions × pJ per action`.

@@ -66,10 +66,41 @@ pub enum Support {
     Unsupported,
 }
 
+/// The error a device's own model states for an (op kind, dtype) whose datapath is less
+/// accurate than the contract's (f32 or exact accumulation, one rounding): narrow
+/// accumulators (fp16 PIM lanes), analog conversion (ADC quantization, device noise).
+///
+/// For a reduction of `K` products, each of magnitude at most `P`, the device promises
+/// `|got − exact| ≤ abs + (per_term·K + per_sqrt_term·√K)·P + rel·|exact|`, on top of the
+/// contract's rounding of the output. The model derives the numbers from its parameters (a
+/// worst case, or a stated multiple of a noise standard deviation); the conformance suite
+/// widens its tolerance by exactly this, so a device never passes by a tolerance it did not
+/// state.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ErrorBound {
+    /// Fixed absolute error.
+    pub abs: f64,
+    /// Relative error.
+    pub rel: f64,
+    /// Absolute error per reduction term, in units of the largest product magnitude.
+    pub per_term: f64,
+    /// Absolute error per square root of the term count, in the same units.
+    pub per_sqrt_term: f64,
+}
+
+impl ErrorBound {
+    /// The absolute part of the bound for `terms` products of magnitude at most `max_product`.
+    pub fn abs_at(&self, terms: usize, max_product: f64) -> f64 {
+        let k = terms as f64;
+        self.abs + (self.per_term * k + self.per_sqrt_term * k.sqrt()) * max_product
+    }
+}
+
 /// Per op kind × dtype support plus limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Capabilities {
     table: Vec<(OpKind, DType, Support)>,
+    bounds: Vec<(OpKind, DType, ErrorBound)>,
     /// Largest single buffer in bytes.
     pub max_buffer_bytes: usize,
 }
@@ -77,7 +108,7 @@ pub struct Capabilities {
 impl Capabilities {
     /// Everything unsupported, with the given buffer limit.
     pub fn new(max_buffer_bytes: usize) -> Self {
-        Capabilities { table: Vec::new(), max_buffer_bytes }
+        Capabilities { table: Vec::new(), bounds: Vec::new(), max_buffer_bytes }
     }
 
     /// Sets the support of one pair (builder style).
@@ -97,6 +128,18 @@ impl Capabilities {
     /// How this device runs `kind` on `dtype`.
     pub fn support(&self, kind: OpKind, dtype: DType) -> Support {
         self.table.iter().find(|(k, d, _)| *k == kind && *d == dtype).map_or(Support::Unsupported, |e| e.2)
+    }
+
+    /// States the model's error bound for one pair (see [`ErrorBound`]).
+    pub fn set_error_bound(&mut self, kind: OpKind, dtype: DType, bound: ErrorBound) {
+        self.bounds.retain(|(k, d, _)| !(*k == kind && *d == dtype));
+        self.bounds.push((kind, dtype, bound));
+    }
+
+    /// The error bound the device states for `kind` on `dtype`; `None` means the contract's
+    /// accuracy.
+    pub fn error_bound(&self, kind: OpKind, dtype: DType) -> Option<ErrorBound> {
+        self.bounds.iter().find(|(k, d, _)| *k == kind && *d == dtype).map(|e| e.2)
     }
 }
 

@@ -27,7 +27,7 @@ pub mod round;
 pub mod shape;
 pub mod tensor;
 
-pub use backend::{Backend, Capabilities, DeviceInfo, DeviceKind, DynBackend, Operand, Operands, Support};
+pub use backend::{Backend, Capabilities, DeviceInfo, DeviceKind, DynBackend, ErrorBound, Operand, Operands, Support};
 pub use device::Device;
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};

@@ -209,7 +209,9 @@ fn run(case: &'static Case, dtype: DType, device: &Device, seed: u64) -> Result<
     let out_dtype = if int8 { DType::I32 } else { dtype };
     let prev = case.out.map(|o| o.generate(&mut rng, out_dtype, Domain::Standard));
     let zp = if int8 { int8_zero_points(dtype) } else { (0, 0) };
-    let tol = Tolerance::reduction(out_dtype, reduction_len(case));
+    let k = reduction_len(case);
+    let kind = if matches!(case.kind, Kind::ConvT2d) { OpKind::ConvTranspose } else { OpKind::Conv };
+    let tol = Tolerance::reduction(out_dtype, k).with_device_bound(device, kind, dtype, k, domain.max_product(dtype));
     check_against_reference(device, tol, |dev| {
         let (_, x) = case.x.realize(dev, &x)?;
         let (_, w) = case.w.realize(dev, &w)?;

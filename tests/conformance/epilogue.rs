@@ -239,7 +239,7 @@ struct Data {
     tol: Tolerance,
 }
 
-fn generate(case: &Case, dtype: DType, seed: u64) -> Data {
+fn generate(case: &Case, dtype: DType, seed: u64, device: &Device) -> Data {
     let mut rng = Rng::new(seed);
     let int8 = dtype.is_int8();
     let acc = if int8 { DType::I32 } else { dtype };
@@ -269,14 +269,29 @@ fn generate(case: &Case, dtype: DType, seed: u64) -> Data {
         Act::Clamp if int8 => Activation::Clamp { min: -20000.0, max: 30000.0 },
         Act::Clamp => Activation::Clamp { min: -0.75, max: 1.25 },
     };
-    let tol = if requant.is_some() { Tolerance::requantized() } else { Tolerance::reduction(out_dtype, k) };
+    let kind = match case.base {
+        Base::Mm { .. } => OpKind::Matmul,
+        Base::ConvT2d { .. } => OpKind::ConvTranspose,
+        _ => OpKind::Conv,
+    };
+    // A device's stated bound is on the accumulator; an activation changes it by at most its
+    // largest slope (below 1.2), a requantization by its scale.
+    let bound = device.capabilities().error_bound(kind, dtype);
+    let max_product = main.max_product(dtype);
+    let tol = match &requant {
+        Some((scales, _, _)) => {
+            let scale = scales.iter().fold(0.0f64, |m, &s| m.max(s as f64));
+            Tolerance::requantized().widened(bound, k, max_product, 1.2 * scale)
+        }
+        None => Tolerance::reduction(out_dtype, k).widened(bound, k, max_product, 1.2),
+    };
     let zp = if int8 { int8_zero_points(dtype) } else { (0, 0) };
     let beta = if int8 { 0.0 } else { case.beta };
     Data { x, w, bias, residual, requant, prev, activation, zp, beta, tol }
 }
 
 fn run(case: &'static Case, dtype: DType, device: &Device, seed: u64) -> Result<(), CheckError> {
-    let data = generate(case, dtype, seed);
+    let data = generate(case, dtype, seed, device);
     check_against_reference(device, data.tol, |dev| fused(case, &data, dev))
 }
 
@@ -313,7 +328,7 @@ fn has_unfused_form(case: &Case, dtype: DType) -> bool {
 /// residual, `unary` activation) within tolerance. The sequence runs on the device under test
 /// and is compared with the oracle's fused result.
 fn run_unfused(case: &'static Case, dtype: DType, device: &Device, seed: u64) -> Result<(), CheckError> {
-    let data = generate(case, dtype, seed);
+    let data = generate(case, dtype, seed, device);
     let got = unfused(case, &data, device)
         .map_err(|e| if e.is_unsupported() { CheckError::Unsupported(e) } else { CheckError::Device(e) })?;
     let expected = fused(case, &data, &reference_device()).map_err(CheckError::Oracle)?;

@@ -106,7 +106,13 @@ fn run(case: &'static Case, dtype: DType, device: &Device, seed: u64) -> Result<
     let prev = case.out.map(|o| o.generate(&mut rng, out_dtype, Domain::Standard));
     let (alpha, beta, zp) = if int8 { (1.0, 0.0, int8_zero_points(dtype)) } else { (case.alpha, case.beta, (0, 0)) };
     let k = case.a.logical_shape().last().copied().unwrap_or(0);
-    let tol = Tolerance::reduction(out_dtype, k);
+    let tol = Tolerance::reduction(out_dtype, k).with_device_bound(
+        device,
+        OpKind::Matmul,
+        dtype,
+        k,
+        domain.max_product(dtype),
+    );
     check_against_reference(device, tol, |dev| {
         let (_, a) = case.a.realize(dev, &a)?;
         let (_, b) = case.b.realize(dev, &b)?;

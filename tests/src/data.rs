@@ -31,6 +31,26 @@ pub enum Domain {
     Masked,
 }
 
+impl Domain {
+    /// The largest magnitude of a product of two values drawn from this domain for a MAC op
+    /// with `dtype` inputs, zero points included (int8 operands shifted by a zero point stay
+    /// within 255); infinite for domains with special values. Used to scale the error bound a
+    /// device states ([`crate::Tolerance::with_device_bound`]).
+    pub fn max_product(self, dtype: DType) -> f64 {
+        if dtype.is_int8() {
+            return 255.0 * 255.0;
+        }
+        let m: f64 = match self {
+            Domain::Standard | Domain::Masked => 2.0,
+            Domain::Positive => 4.0,
+            Domain::Full => 100.0,
+            Domain::Uniform(lo, hi) => lo.abs().max(hi.abs()),
+            Domain::Special => f64::INFINITY,
+        };
+        m * m
+    }
+}
+
 /// Float values that exercise rounding, saturation and IEEE special cases.
 pub const FLOAT_SPECIALS: &[f64] = &[
     f64::NAN,

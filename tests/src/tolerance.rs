@@ -16,7 +16,7 @@
 //! contract (wrapping included). Requantized outputs may differ by one where a float
 //! accumulator lands next to a rounding boundary.
 
-use accel::DType;
+use accel::{DType, Device, ErrorBound, OpKind};
 use std::fmt::Write;
 
 /// `|got − expected| ≤ abs + rel·|expected|`, with NaN = NaN and ±inf = ±inf.
@@ -57,6 +57,32 @@ impl Tolerance {
     /// For requantized i8/u8 outputs: off by at most one.
     pub fn requantized() -> Tolerance {
         Tolerance { abs: 1.0, rel: 0.0 }
+    }
+
+    /// This tolerance widened by the error bound `device` states for (`kind`, `dtype`), for
+    /// a reduction of `terms` products of magnitude at most `max_product` (unchanged when the
+    /// device states none). Emulated devices with narrow accumulators or analog conversion
+    /// state such bounds; the suite then checks them against exactly what they promise.
+    pub fn with_device_bound(
+        self,
+        device: &Device,
+        kind: OpKind,
+        dtype: DType,
+        terms: usize,
+        max_product: f64,
+    ) -> Tolerance {
+        self.widened(device.capabilities().error_bound(kind, dtype), terms, max_product, 1.0)
+    }
+
+    /// This tolerance widened by `factor ×` a stated bound (a factor above 1 covers what an
+    /// epilogue does to the accumulator: an activation's slope, a requantization scale).
+    pub fn widened(self, bound: Option<ErrorBound>, terms: usize, max_product: f64, factor: f64) -> Tolerance {
+        match bound {
+            Some(b) => {
+                Tolerance { abs: self.abs + factor * b.abs_at(terms, max_product), rel: self.rel + factor * b.rel }
+            }
+            None => self,
+        }
     }
 
     /// True when `got` is acceptable for `expected`.

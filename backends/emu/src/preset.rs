@@ -18,6 +18,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("scalesim-32x32.toml", include_str!("../presets/scalesim-32x32.toml")),
     ("tpu-v1.toml", include_str!("../presets/tpu-v1.toml")),
     ("eyeriss.toml", include_str!("../presets/eyeriss.toml")),
+    ("hbm2-pim.toml", include_str!("../presets/hbm2-pim.toml")),
+    ("gddr6-aim.toml", include_str!("../presets/gddr6-aim.toml")),
+    ("upmem.toml", include_str!("../presets/upmem.toml")),
 ];
 
 /// A parsed, validated device description.

@@ -64,10 +64,24 @@ impl Gemm {
         Gemm { op: "matmul".into(), repeats: batch, m, k, n, dtype, w_dtype, out_dtype, shared_weights: false }
     }
 
-    /// A 2-D convolution lowered as SCALE-Sim lowers it: `Ho = (H + pad − kH) / s + 1`,
-    /// `m = N·Ho·Wo`, `k = C/g·kH·kW`, `n = O/g`, one GEMM per group. Zero strides or groups
-    /// and kernels larger than the padded input are errors naming the field.
+    /// A 2-D convolution with the output size frameworks (and accel's ops) use,
+    /// `Ho = ⌊(H + pad − kH) / s⌋ + 1`, lowered as SCALE-Sim lowers it: `m = N·Ho·Wo`,
+    /// `k = C/g·kH·kW`, `n = O/g`, one GEMM per group. Zero strides or groups and kernels
+    /// larger than the padded input are errors naming the field.
     pub fn conv2d(shape: &ConvShape, dtype: DType) -> Result<Gemm> {
+        Self::conv2d_with(shape, dtype, false)
+    }
+
+    /// As [`Gemm::conv2d`] but with SCALE-Sim's own output size,
+    /// `Ho = ⌈(H + pad − kH + s) / s⌉` (scale-sim-v2 `topology_utils.py`), which counts a
+    /// last partial window when the stride does not divide the input: SCALE-Sim's AlexNet
+    /// conv1 (224×224, 11×11, stride 4) has 55×55 outputs where a framework has 54×54. Use
+    /// it to reproduce SCALE-Sim's figures from its topology files.
+    pub fn conv2d_scalesim(shape: &ConvShape, dtype: DType) -> Result<Gemm> {
+        Self::conv2d_with(shape, dtype, true)
+    }
+
+    fn conv2d_with(shape: &ConvShape, dtype: DType, scalesim: bool) -> Result<Gemm> {
         let bad = |arg: &str, expected: &str, got: String| Error::invalid("conv2d", arg, expected, got);
         if shape.groups == 0 || shape.in_channels % shape.groups != 0 || shape.out_channels % shape.groups != 0 {
             return Err(bad(
@@ -85,7 +99,9 @@ impl Gemm {
             if shape.kernel[i] == 0 || shape.kernel[i] > padded {
                 return Err(bad("kernel", &format!("1..={padded} (the padded input)"), shape.kernel[i].to_string()));
             }
-            *slot = (padded - shape.kernel[i]) / shape.stride[i] + 1;
+            let span = padded - shape.kernel[i];
+            *slot =
+                if scalesim { (span + shape.stride[i]).div_ceil(shape.stride[i]) } else { span / shape.stride[i] + 1 };
         }
         let out_dtype = if dtype.is_int8() { DType::I32 } else { dtype };
         let w_dtype = if dtype.is_int8() { DType::I8 } else { dtype };

@@ -55,21 +55,25 @@ impl Folds {
             Dataflow::Is => (win, npx, f),
         };
         let (row_folds, col_folds) = (div_ceil(sr, r), div_ceil(sc, c));
-        let folds = row_folds * col_folds;
+        let folds = row_folds.saturating_mul(col_folds);
         let per_fold = match dataflow {
-            Dataflow::Os => t + r + c - 2,
-            Dataflow::Ws | Dataflow::Is => 2 * r + c + t - 2,
+            Dataflow::Os => t.saturating_add(r + c - 2),
+            Dataflow::Ws | Dataflow::Is => t.saturating_add(2 * r + c - 2),
         };
         let util_len = match dataflow {
             Dataflow::Os => per_fold,
-            Dataflow::Ws | Dataflow::Is => per_fold + c - 1,
+            Dataflow::Ws | Dataflow::Is => per_fold.saturating_add(c - 1),
         };
-        let mapping_efficiency = if folds == 0 { 0.0 } else { (sr * sc) as f64 / (folds * r * c) as f64 };
+        let mapping_efficiency = if folds == 0 { 0.0 } else { sr as f64 * sc as f64 / (folds as f64 * (r * c) as f64) };
         let compute_utilization = mapping_efficiency * t as f64 / util_len as f64;
         let (ifmap_reads, filter_reads, ofmap_writes) = match dataflow {
-            Dataflow::Os => (col_folds * npx * win, row_folds * win * f, npx * f + folds * (r + c)),
-            Dataflow::Ws => (col_folds * npx * win, win * f, row_folds * npx * f),
-            Dataflow::Is => (npx * win, col_folds * win * f, row_folds * npx * f),
+            Dataflow::Os => (
+                mul3(col_folds, npx, win),
+                mul3(row_folds, win, f),
+                mul3(1, npx, f).saturating_add(mul3(folds, r + c, 1)),
+            ),
+            Dataflow::Ws => (mul3(col_folds, npx, win), mul3(1, win, f), mul3(row_folds, npx, f)),
+            Dataflow::Is => (mul3(1, npx, win), mul3(col_folds, win, f), mul3(row_folds, npx, f)),
         };
         Folds {
             sr,
@@ -88,12 +92,12 @@ impl Folds {
 
     /// Folds in all.
     pub fn folds(&self) -> u64 {
-        self.row_folds * self.col_folds
+        self.row_folds.saturating_mul(self.col_folds)
     }
 
     /// Stall-free compute cycles: `folds × per_fold`.
     pub fn compute_cycles(&self) -> u64 {
-        self.folds() * self.per_fold
+        self.folds().saturating_mul(self.per_fold)
     }
 
     /// The compute cycles SCALE-Sim prints (`total − stall`, one less than
@@ -103,11 +107,17 @@ impl Folds {
     }
 }
 
+/// `a·b·c`, saturating (shape-only costing accepts any sizes and must not overflow).
+fn mul3(a: u64, b: u64, c: u64) -> u64 {
+    a.saturating_mul(b).saturating_mul(c)
+}
+
 /// DRAM bytes of one GEMM under a double-buffered scratchpad model (Tier A of emulation.md
 /// §6.4): an operand that fits in half its scratchpad is fetched once; otherwise it is
 /// re-fetched each time the loop nest revisits it (once per column fold for a streamed
 /// ifmap, once per row or column fold for a streamed filter). Partial sums that do not fit in
-/// half the ofmap scratchpad spill: written once per row fold and read back between folds.
+/// half the ofmap scratchpad either spill to DRAM or force the temporal dimension into
+/// chunks that re-fetch the filter, whichever moves fewer bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Traffic {
     /// ifmap bytes read from DRAM.
@@ -152,20 +162,30 @@ pub(crate) fn traffic(x: &TrafficInput) -> Traffic {
     };
     // Psums of one column strip: Npx × C for WS, C pixels × F for IS; OS keeps them in the PEs.
     let strip = match x.dataflow {
-        Dataflow::Ws => x.npx.min(u64::MAX / 8) * x.cols.min(x.f) * x.acc_bytes,
-        Dataflow::Is => x.cols.min(x.npx) * x.f * x.acc_bytes,
+        Dataflow::Ws => mul3(x.npx, x.cols.min(x.f), x.acc_bytes),
+        Dataflow::Is => mul3(x.cols.min(x.npx), x.f, x.acc_bytes),
         Dataflow::Os => 0,
     };
     let spills = f.row_folds > 1 && strip > x.sram[2] / 2;
+    let ifmap = x.bytes[0].saturating_mul(ifmap_passes);
+    let filter = x.bytes[1].saturating_mul(filter_passes);
+    if !spills {
+        return Traffic { ifmap, filter, ofmap: x.bytes[2] };
+    }
+    // Partial sums overflow the accumulators. Either spill them (written every row fold, read
+    // back before every fold but the first; the final write is in the output dtype), or cut
+    // the temporal dimension into chunks whose psums fit and fetch the filter once per chunk
+    // (unless it stays on chip): take the cheaper.
     let psum_bytes = x.npx.saturating_mul(x.f).saturating_mul(x.acc_bytes);
-    let ofmap = if spills {
-        // Written every row fold, read back before every fold but the first, final write in
-        // the output dtype replaces the last psum write.
-        psum_bytes.saturating_mul(2 * f.row_folds - 2).saturating_add(x.bytes[2])
-    } else {
-        x.bytes[2]
+    let spill = Traffic {
+        ifmap,
+        filter,
+        ofmap: psum_bytes.saturating_mul(f.row_folds.saturating_mul(2) - 2).saturating_add(x.bytes[2]),
     };
-    Traffic { ifmap: x.bytes[0].saturating_mul(ifmap_passes), filter: x.bytes[1].saturating_mul(filter_passes), ofmap }
+    let chunks = strip.div_ceil((x.sram[2] / 2).max(1));
+    let refetch = if fits(1) { 1 } else { chunks };
+    let chunked = Traffic { ifmap, filter: filter.saturating_mul(refetch), ofmap: x.bytes[2] };
+    if chunked.total() <= spill.total() { chunked } else { spill }
 }
 
 #[cfg(test)]

@@ -71,13 +71,16 @@ impl Systolic {
     fn plan_gemm(&self, g: &Gemm) -> Result<SystolicPlan> {
         let c = &self.cfg;
         let name = format!("npu:{}", c.name);
+        if !c.formats.contains(&g.dtype) {
+            return Err(Error::Unsupported { op: "matmul", dtype: g.dtype, backend: name });
+        }
         let folds = Folds::new(c.dataflow, c.rows, c.cols, g.m, g.k, g.n);
         let (stationary, which, sram) = match c.dataflow {
             Dataflow::Ws => (g.w_dtype.size() as u64, "filter", c.sram_bytes[1]),
             Dataflow::Is => (g.dtype.size() as u64, "ifmap", c.sram_bytes[0]),
             Dataflow::Os => (4, "ofmap", c.sram_bytes[2]),
         };
-        let tile = c.rows * c.cols * stationary;
+        let tile = c.rows * c.cols * stationary; // rows, cols <= 2^16 (validated)
         if tile > sram / 2 {
             return Err(Error::Backend {
                 backend: "emu".into(),
@@ -125,12 +128,16 @@ impl Systolic {
         let dram_bytes = tr.total().saturating_mul(reps);
         let dram_cycles = (dram_bytes as f64 / bytes_per_cycle).ceil() as u64;
         let stall = dram_cycles.saturating_sub(compute);
-        let cycles = compute + stall;
+        let cycles = compute.saturating_add(stall);
         let seconds = cycles as f64 / c.clock_hz;
         let macs = g.macs();
         let (bi, bw, bo) = (g.dtype.size() as u64, g.w_dtype.size() as u64, 4u64);
-        let sram_reads = (folds.ifmap_reads * bi + folds.filter_reads * bw).saturating_mul(reps);
-        let sram_writes = (folds.ofmap_writes * bo).saturating_mul(reps);
+        let sram_reads = folds
+            .ifmap_reads
+            .saturating_mul(bi)
+            .saturating_add(folds.filter_reads.saturating_mul(bw))
+            .saturating_mul(reps);
+        let sram_writes = folds.ofmap_writes.saturating_mul(bo).saturating_mul(reps);
         let e = &c.energy;
         let pes = (c.rows * c.cols) as f64;
         let peak = c.peak_ops_per_s();
@@ -143,9 +150,11 @@ impl Systolic {
             seconds,
             energy: vec![
                 energy("pe_array", &format!("mac_{}", g.dtype.name()), macs, self.mac_pj(g.dtype)),
-                energy("ifmap_sram", "read", folds.ifmap_reads.saturating_mul(bi * reps), e.sram_pj_per_byte),
-                energy("filter_sram", "read", folds.filter_reads.saturating_mul(bw * reps), e.sram_pj_per_byte),
-                energy("ofmap_sram", "write", sram_writes, e.sram_pj_per_byte),
+                // Scratchpad actions are word accesses (SCALE-Sim's counts), each costing its
+                // word's bytes.
+                energy("ifmap_sram", "read", folds.ifmap_reads.saturating_mul(reps), bi as f64 * e.sram_pj_per_byte),
+                energy("filter_sram", "read", folds.filter_reads.saturating_mul(reps), bw as f64 * e.sram_pj_per_byte),
+                energy("ofmap_sram", "write", folds.ofmap_writes.saturating_mul(reps), bo as f64 * e.sram_pj_per_byte),
                 energy("dram", "read", (tr.ifmap + tr.filter).saturating_mul(reps), e.dram_pj_per_byte),
                 energy("dram", "write", tr.ofmap.saturating_mul(reps), e.dram_pj_per_byte),
             ],
@@ -153,7 +162,7 @@ impl Systolic {
             utilization: if cycles == 0 { 0.0 } else { macs as f64 / (cycles as f64 * pes) },
             mapping_utilization: folds.mapping_efficiency,
             compute_utilization: folds.compute_utilization,
-            roofline: vec![roofline("dram", 2 * macs, dram_bytes, peak, c.dram_bytes_per_s, seconds)],
+            roofline: vec![roofline("dram", macs.saturating_mul(2), dram_bytes, peak, c.dram_bytes_per_s, seconds)],
         }
     }
 }

@@ -15,6 +15,9 @@ pub(crate) struct FloatEpilogue<'a> {
     pub(crate) residual: Option<HostIn<'a>>,
     pub(crate) alpha: f64,
     pub(crate) beta: f64,
+    /// The int8 path: the accumulator is an exact integer and bias, residual and sum wrap as
+    /// i32 before the activation.
+    pub(crate) int_path: bool,
 }
 
 /// IEEE `maximum`/`minimum` semantics for NaN (propagate) as the oracle uses.
@@ -30,6 +33,9 @@ impl FloatEpilogue<'_> {
     /// Finishes accumulator `acc` of output element `idx` (channel `c`) and writes it.
     pub(crate) fn write(&self, out: &mut HostOut<'_>, idx: &[usize], c: usize, acc: f64) {
         let at = out.view.index(idx);
+        if self.int_path {
+            return self.write_int(out, at, idx, c, acc);
+        }
         let mut v = self.alpha * acc;
         if self.beta != 0.0 {
             v += self.beta * read_f64(out.bytes, out.dtype, at);
@@ -47,6 +53,31 @@ impl FloatEpilogue<'_> {
             Activation::Silu => silu(v),
             Activation::Clamp { min, max } => min_nan(max_nan(v, min as f64), max as f64),
         };
+        self.finish(out, at, c, v);
+    }
+
+    /// The contract's int8 epilogue: i32 wrapping sums, ReLU or whole-number clamp.
+    fn write_int(&self, out: &mut HostOut<'_>, at: usize, idx: &[usize], c: usize, acc: f64) {
+        let read_i32 = |x: &HostIn<'_>, i: usize| read_f64(x.bytes, x.dtype, i) as i32;
+        let mut v = (acc as i64) as i32;
+        if let Some(b) = &self.bias {
+            v = v.wrapping_add(read_i32(b, b.view.index(&[c])));
+        }
+        if let Some(r) = &self.residual {
+            v = v.wrapping_add(read_i32(r, r.view.index(idx)));
+        }
+        let v = match self.desc.activation {
+            Activation::Relu => v.max(0) as f64,
+            Activation::Clamp { min, max } => {
+                (v as f64).max(min as f64).min(max as f64).clamp(i32::MIN as f64, i32::MAX as f64)
+            }
+            _ => v as f64,
+        };
+        self.finish(out, at, c, v);
+    }
+
+    /// Requantizes if asked, then writes with one rounding.
+    fn finish(&self, out: &mut HostOut<'_>, at: usize, c: usize, mut v: f64) {
         if let Some(q) = &self.desc.requant {
             let r = round_half_even(v * q.scale(c) as f64) + q.zero_point as f64;
             let (lo, hi) = out.dtype.int_range().unwrap_or((0.0, 0.0));

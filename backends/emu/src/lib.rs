@@ -50,7 +50,8 @@ use accel_core::{Cost, Device, Result};
 
 /// The presets [`devices()`] registers, one per modeled unit kind plus the composite: enough
 /// for the conformance suite to cover every model without multiplying its run time.
-pub const REGISTERED: &[&str] = &["scalesim-32x32", "tpu-v1", "hbm2-pim", "gddr6-aim", "upmem"];
+pub const REGISTERED: &[&str] =
+    &["scalesim-32x32", "tpu-v1", "hbm2-pim", "gddr6-aim", "upmem", "isaac", "neurosim-rram"];
 
 /// A device for a preset.
 pub fn from_preset(preset: &Preset) -> Device {

@@ -16,9 +16,14 @@ use accel_core::op::{ConvDesc, EpilogueDesc, MatmulDesc};
 use accel_core::{Error, Op, Result};
 use accel_kernels::{HostIn, HostOut};
 
-/// A model's accumulation: given row-major `a` (`[m × k]`) and `b` (`[k × n]`), returns the
-/// accumulator values `[m × n]` (exactly widened to f64).
-pub(crate) type Kernel<'k> = &'k (dyn Fn(&[f32], &[f32], usize, usize, usize) -> Vec<f64> + Sync);
+/// A model's accumulation: given the repeat index (batch matrix or group), row-major `a`
+/// (`[m × k]`) and `b` (`[k × n]`), returns the accumulator values `[m × n]` (exactly widened
+/// to f64). Gated taps arrive as [`GATED`] in `a`.
+pub(crate) type Kernel<'k> = &'k (dyn Fn(usize, &[f32], &[f32], usize, usize, usize) -> Vec<f64> + Sync);
+
+/// The value gated convolution taps take in `a`: zero for float datapaths (a zero enters the
+/// array), NaN where the model must know (int8 zero points: a gated tap contributes nothing).
+pub(crate) const GATED: f32 = 0.0;
 
 fn bad(message: String) -> Error {
     Error::Backend { backend: "emu".into(), message }
@@ -28,12 +33,20 @@ fn operand<'a>(op: &str, inputs: &[HostIn<'a>], i: usize) -> Result<HostIn<'a>> 
     inputs.get(i).copied().ok_or_else(|| bad(format!("{op}: operand {i} is missing ({} given)", inputs.len())))
 }
 
-/// Runs a float matmul / convolution / transposed convolution through `kernel`.
-pub(crate) fn run_float(op: &Op, inputs: &[HostIn<'_>], out: HostOut<'_>, kernel: Kernel<'_>) -> Result<()> {
+/// Runs a matmul / convolution / transposed convolution through `kernel`, gated taps taking
+/// the value `gate`. On the int8 path (integer inputs, exact in f32) the epilogue follows the
+/// contract's i32 semantics.
+pub(crate) fn run_lowered(
+    op: &Op,
+    inputs: &[HostIn<'_>],
+    out: HostOut<'_>,
+    kernel: Kernel<'_>,
+    gate: f32,
+) -> Result<()> {
     match op {
         Op::Matmul(d) => matmul(d, inputs, out, kernel),
-        Op::Conv(d) => conv(d, false, inputs, out, kernel),
-        Op::ConvTranspose(d) => conv(d, true, inputs, out, kernel),
+        Op::Conv(d) => conv(d, false, inputs, out, kernel, gate),
+        Op::ConvTranspose(d) => conv(d, true, inputs, out, kernel, gate),
         _ => Err(Error::Unsupported { op: op.kind().name(), dtype: op.dtype(), backend: "emu".into() }),
     }
 }
@@ -44,6 +57,7 @@ fn epilogue<'a>(
     inputs: &[HostIn<'a>],
     alpha: f32,
     beta: f32,
+    int_path: bool,
 ) -> Result<FloatEpilogue<'a>> {
     let mut next = 2;
     let mut take = |on: bool| -> Result<Option<HostIn<'a>>> {
@@ -56,7 +70,7 @@ fn epilogue<'a>(
     };
     let bias = take(desc.bias)?;
     let residual = take(desc.residual)?;
-    Ok(FloatEpilogue { desc, bias, residual, alpha: alpha as f64, beta: beta as f64 })
+    Ok(FloatEpilogue { desc, bias, residual, alpha: alpha as f64, beta: beta as f64, int_path })
 }
 
 /// Calls `f` with every multi-index of `shape`, row-major (once for rank 0).
@@ -84,11 +98,11 @@ fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
 
 fn matmul(d: &MatmulDesc, inputs: &[HostIn<'_>], mut out: HostOut<'_>, kernel: Kernel<'_>) -> Result<()> {
     let (a, b) = (operand("matmul", inputs, 0)?, operand("matmul", inputs, 1)?);
-    let epi = epilogue("matmul", &d.epilogue, inputs, d.alpha, d.beta)?;
+    let epi = epilogue("matmul", &d.epilogue, inputs, d.alpha, d.beta, d.is_int8())?;
     let (m, k, n) = (d.m, d.k, d.n);
     let mut batches = Vec::new();
     for_each_index(&d.batch, |bi| batches.push(bi.to_vec()));
-    for bi in batches {
+    for (rep, bi) in batches.into_iter().enumerate() {
         let mut idx = bi.clone();
         idx.extend([0, 0]);
         let r = idx.len() - 2;
@@ -106,7 +120,7 @@ fn matmul(d: &MatmulDesc, inputs: &[HostIn<'_>], mut out: HostOut<'_>, kernel: K
                 bv[p * n + j] = read_f64(b.bytes, b.dtype, b.view.index(&idx)) as f32;
             }
         }
-        let acc = kernel(&av, &bv, m, k, n);
+        let acc = kernel(rep, &av, &bv, m, k, n);
         for i in 0..m {
             for j in 0..n {
                 (idx[r], idx[r + 1]) = (i, j);
@@ -130,16 +144,23 @@ fn tap(d: &ConvDesc, transposed: bool, axis: usize, o: usize, t: usize) -> Optio
     }
 }
 
-fn conv(d: &ConvDesc, transposed: bool, inputs: &[HostIn<'_>], mut out: HostOut<'_>, kernel: Kernel<'_>) -> Result<()> {
+fn conv(
+    d: &ConvDesc,
+    transposed: bool,
+    inputs: &[HostIn<'_>],
+    mut out: HostOut<'_>,
+    kernel: Kernel<'_>,
+    gate: f32,
+) -> Result<()> {
     let name = if transposed { "conv_transpose2d" } else { "conv2d" };
     let (x, w) = (operand(name, inputs, 0)?, operand(name, inputs, 1)?);
-    let epi = epilogue(name, &d.epilogue, inputs, 1.0, 0.0)?;
+    let epi = epilogue(name, &d.epilogue, inputs, 1.0, 0.0, d.is_int8())?;
     let (cg, og) = (d.in_per_group(), d.out_per_group());
     let [kh, kw] = d.kernel;
     let [oh, ow] = d.output;
     let (m, k, n) = (d.batch * oh * ow, cg * kh * kw, og);
     for g in 0..d.groups {
-        let mut av = vec![0f32; m * k];
+        let mut av = vec![gate; m * k];
         for img in 0..d.batch {
             for y in 0..oh {
                 for xo in 0..ow {
@@ -168,7 +189,7 @@ fn conv(d: &ConvDesc, transposed: bool, inputs: &[HostIn<'_>], mut out: HostOut<
                 }
             }
         }
-        let acc = kernel(&av, &bv, m, k, n);
+        let acc = kernel(g, &av, &bv, m, k, n);
         for img in 0..d.batch {
             for y in 0..oh {
                 for xo in 0..ow {

@@ -21,6 +21,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("hbm2-pim.toml", include_str!("../presets/hbm2-pim.toml")),
     ("gddr6-aim.toml", include_str!("../presets/gddr6-aim.toml")),
     ("upmem.toml", include_str!("../presets/upmem.toml")),
+    ("isaac.toml", include_str!("../presets/isaac.toml")),
+    ("neurosim-rram.toml", include_str!("../presets/neurosim-rram.toml")),
 ];
 
 /// A parsed, validated device description.

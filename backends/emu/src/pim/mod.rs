@@ -21,7 +21,7 @@ pub(crate) mod numerics;
 
 pub use config::{AccFormat, PimConfig, PimEnergy, UnitStyle};
 
-use crate::lower::run_float;
+use crate::lower::{GATED, run_lowered};
 use crate::model::{DeviceModel, div_ceil, energy, roofline};
 use crate::vector;
 use crate::workload::{Gemm, Workload};
@@ -278,14 +278,12 @@ impl DeviceModel for Pim {
             (PimPlan::Vector(_), _) => vector::execute(op, inputs, out),
             (PimPlan::Gemv { .. }, UnitStyle::IntCore) => accel_kernels::cpu::execute(op, inputs, out),
             (PimPlan::Gemv { .. }, UnitStyle::LaneSimd) => {
-                run_float(op, inputs, out, &move |a: &[f32], b: &[f32], m, k, n| {
-                    numerics::lane_simd(fmt, lanes, a, b, m, k, n)
-                })
+                let kernel = move |_, a: &[f32], b: &[f32], m, k, n| numerics::lane_simd(fmt, lanes, a, b, m, k, n);
+                run_lowered(op, inputs, out, &kernel, GATED)
             }
             (PimPlan::Gemv { .. }, UnitStyle::DotProduct) => {
-                run_float(op, inputs, out, &move |a: &[f32], b: &[f32], m, k, n| {
-                    numerics::dot_product(fmt, lanes, a, b, m, k, n)
-                })
+                let kernel = move |_, a: &[f32], b: &[f32], m, k, n| numerics::dot_product(fmt, lanes, a, b, m, k, n);
+                run_lowered(op, inputs, out, &kernel, GATED)
             }
         }
     }

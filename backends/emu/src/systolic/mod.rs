@@ -19,7 +19,7 @@ pub(crate) mod numerics;
 pub use config::{Dataflow, SystolicConfig, SystolicEnergy};
 pub use cycles::{Folds, Traffic};
 
-use crate::lower::run_float;
+use crate::lower::{GATED, run_lowered};
 use crate::model::{DeviceModel, energy, roofline};
 use crate::vector;
 use crate::workload::{Gemm, Workload};
@@ -220,8 +220,8 @@ impl DeviceModel for Systolic {
             SystolicPlan::Array { .. } if op.dtype().is_int8() => accel_kernels::cpu::execute(op, inputs, out),
             SystolicPlan::Array { .. } => {
                 let (df, rows) = (self.cfg.dataflow, self.cfg.rows as usize);
-                let kernel = move |a: &[f32], b: &[f32], m, k, n| numerics::gemm(df, rows, a, b, m, k, n);
-                run_float(op, inputs, out, &kernel)
+                let kernel = move |_, a: &[f32], b: &[f32], m, k, n| numerics::gemm(df, rows, a, b, m, k, n);
+                run_lowered(op, inputs, out, &kernel, GATED)
             }
             SystolicPlan::Vector(_) => vector::execute(op, inputs, out),
         }

@@ -51,7 +51,7 @@ use accel_core::{Cost, Device, Result};
 /// The presets [`devices()`] registers, one per modeled unit kind plus the composite: enough
 /// for the conformance suite to cover every model without multiplying its run time.
 pub const REGISTERED: &[&str] =
-    &["scalesim-32x32", "tpu-v1", "hbm2-pim", "gddr6-aim", "upmem", "isaac", "neurosim-rram"];
+    &["scalesim-32x32", "tpu-v1", "hbm2-pim", "gddr6-aim", "upmem", "isaac", "neurosim-rram", composite::NAME];
 
 /// A device for a preset.
 pub fn from_preset(preset: &Preset) -> Device {
@@ -77,7 +77,16 @@ pub fn devices() -> Vec<Device> {
     REGISTERED.iter().filter_map(|n| device(n).ok()).collect()
 }
 
-/// Shape-only cost of a workload on a shipped preset (no data, no allocation).
+/// Shape-only cost of a workload on a registered or shipped device by name (`tpu-v1`,
+/// `npu+pim`, ...), without data or allocation.
+pub fn cost_by_name(name: &str, work: &Workload) -> Result<Cost> {
+    if name == composite::NAME {
+        return EmuBackend::new(composite::Composite::default_package()?).cost(work);
+    }
+    cost(&Preset::builtin(name)?, work)
+}
+
+/// Shape-only cost of a workload on a preset (no data, no allocation).
 pub fn cost(preset: &Preset, work: &Workload) -> Result<Cost> {
     match preset {
         Preset::Systolic(c) => EmuBackend::new(systolic::Systolic::new(c.clone())).cost(work),

@@ -9,8 +9,8 @@
 //!   on every worker of the current rayon pool at once and sums them. Each probe is a loop of
 //!   12 independent multiply-accumulates on registers only (inline `asm!`, so the compiler
 //!   cannot fold or shorten the chain): 12 ≥ latency (4) × ports (2) keeps every FMA port
-//!   busy. Calibrated to about 25 ms a run, best of [`PEAK_RUNS`]. Returns `None` when the
-//!   CPU (or the target architecture) lacks the instruction.
+//!   busy. Calibrated to about 2 ms a run, best of [`PEAK_RUNS`] (about 0.1 s in all).
+//!   Returns `None` when the CPU (or the target architecture) lacks the instruction.
 //! - [`bandwidth`] measures a triad `c = a + s·b` and a read-only sum over arrays of the
 //!   given size, split across the current pool. Use [`STREAM_BYTES`] (≥ 4× the L3) for DRAM
 //!   figures; smaller arrays measure the cache level they fit in.
@@ -27,11 +27,12 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-/// Runs of each peak probe; the best is kept.
-pub const PEAK_RUNS: usize = 5;
+/// Runs of each peak probe; the best is kept. Many short runs rather than a few long ones:
+/// on a shared machine the best short run is one the scheduler did not interrupt.
+pub const PEAK_RUNS: usize = 40;
 
 /// Target duration of one timed peak run.
-const RUN_TIME: Duration = Duration::from_millis(25);
+const RUN_TIME: Duration = Duration::from_millis(2);
 
 /// Iterations of the calibration run (12 instructions each).
 const CALIBRATION_ITERS: u64 = 200_000;

@@ -94,3 +94,8 @@ pub fn cost(preset: &Preset, work: &Workload) -> Result<Cost> {
         Preset::Analog(c) => EmuBackend::new(analog::Analog::new(c.clone())).cost(work),
     }
 }
+
+/// The README's code blocks, compiled and run as doctests so they cannot drift.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

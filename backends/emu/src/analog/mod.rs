@@ -8,7 +8,7 @@
 //!   `max(t_read, columns per ADC / ADC rate)`. Energy is conversions × E_ADC + row drives ×
 //!   E_DAC + array reads + shift-adds + buffer bytes; ADC conversions per MAC is reported as
 //!   the `adc.convert` action count against `macs`.
-//! - **execute**: [`numerics`], integer-exact with ideal settings, with seeded counter-based
+//! - **execute**: the `numerics` module, integer-exact with ideal settings, with seeded counter-based
 //!   noise otherwise. The model states its error bound ([`Analog::error_bound`]) so the
 //!   conformance suite checks it against exactly what it promises.
 //!

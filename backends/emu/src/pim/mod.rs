@@ -11,7 +11,7 @@
 //!   results (all lanes' partial sums on a lane-SIMD device) read back over them; a fixed
 //!   mode-switch cost per op. These phases run one after another. Energy separates bits
 //!   used next to the banks from bits sent off-chip (FGDRAM / AttAcc per-bit figures).
-//! - **execute**: the units' formats and order ([`numerics`]); int8 units are exact.
+//! - **execute**: the units' formats and order (the `numerics` module); int8 units are exact.
 //!
 //! Non-MAC ops are streamed through the units at the internal bandwidth (HBM-PIM runs
 //! ADD/MUL/ReLU in all-bank mode); their numerics are the CPU kernels'.

@@ -9,7 +9,7 @@
 //!   overlaps the two); energy as Σ actions × pJ (MACs, scratchpad bytes, DRAM bytes).
 //! - **execute**: int8 is exact (i8/u8 × i8 products, wrapping i32 accumulation) and runs on
 //!   `accel_kernels::cpu`, since integer sums do not depend on order; f16/bf16/f32 run
-//!   through [`numerics`] in the array's order. Non-MAC ops run on the modeled vector unit,
+//!   through the `numerics` module in the array's order. Non-MAC ops run on the modeled vector unit,
 //!   whose numerics are the CPU kernels' (f32 compute, one rounding).
 
 pub mod config;

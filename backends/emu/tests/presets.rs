@@ -39,4 +39,8 @@ fn bad_presets_name_the_field() {
     rejects(&npu.replace("kind = \"systolic\"", "kind = \"tpu\""), "kind");
     rejects(&npu.replace("source = \"", "sauce = \""), "source");
     rejects("name = \"x\"\nkind = ", "TOML");
+    let xbar = builtin("isaac.toml");
+    rejects(&xbar.replace("adc_bits = 9", "adc_bits = 0"), "crossbar.adc_bits");
+    rejects(&xbar.replace("adc_range = 1.0", "adc_range = 1.5"), "crossbar.adc_range");
+    rejects(&xbar.replace("weight_bits = 8", "weight_bits = 4"), "crossbar.weight_bits");
 }

@@ -140,3 +140,42 @@ fn float_results_follow_the_dataflow_order() {
     let sequential = fold(0..64);
     assert_ne!(got, sequential, "the array order must be visible in this case");
 }
+
+/// The OS and IS dataflows (not in the registry, which holds WS arrays) compute the same
+/// products in their own order and cost: OS adds in plain reduction order, IS like WS in
+/// row folds; both agree with an f64 reference to f32 rounding, conv included.
+#[test]
+fn os_and_is_dataflows_run_and_cost() {
+    let text = accel_emu::preset::BUILTIN.iter().find(|(f, _)| *f == "scalesim-32x32.toml").unwrap().1;
+    let (m, k, n) = (37, 70, 29);
+    let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 16.0).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 32.0).collect();
+    for (df, per_fold) in [("os", 70 + 32 + 32 - 2), ("is", 2 * 32 + 32 + 29 - 2)] {
+        let dev = accel_emu::from_preset(&Preset::from_toml(&text.replace("\"ws\"", &format!("\"{df}\""))).unwrap());
+        dev.set_profiling(true);
+        let at = Tensor::from_slice(&dev, &[m, k], &a).unwrap();
+        let bt = Tensor::from_slice(&dev, &[k, n], &b).unwrap();
+        let got = ops::matmul(&at, &bt).unwrap().to_vec::<f32>().unwrap();
+        for i in 0..m {
+            for j in 0..n {
+                let exact: f64 = (0..k).map(|p| a[i * k + p] as f64 * b[p * n + j] as f64).sum();
+                assert!((got[i * n + j] as f64 - exact).abs() <= 1e-4 * (1.0 + exact.abs()), "{df} [{i},{j}]");
+                if df == "os" {
+                    let seq = (0..k).fold(0f32, |s, p| s + a[i * k + p] * b[p * n + j]);
+                    assert_eq!(got[i * n + j], seq, "OS adds in reduction order");
+                }
+            }
+        }
+        let x = Tensor::from_slice(&dev, &[2, 3, 9, 9], &vec![0.5f32; 486]).unwrap();
+        let w = Tensor::from_slice(&dev, &[5, 3, 3, 3], &vec![0.25f32; 135]).unwrap();
+        let y = ops::conv2d(&x, &w, &Conv2dOptions::new().padding(1)).unwrap().to_vec::<f32>().unwrap();
+        // Interior outputs see all 27 taps: 27 × 0.125.
+        assert_eq!(y[10], 27.0 * 0.125);
+        let records = dev.take_records();
+        let mm = records[0].modeled.as_ref().unwrap();
+        // OS: Sr = Npx = 37 (2 row folds), Sc = F = 29 (1), T = Win = 70.
+        // IS: Sr = Win = 70 (3 row folds), Sc = Npx = 37 (2 col folds), T = F = 29.
+        let folds = if df == "os" { 2 } else { 6 };
+        assert_eq!(mm.compute_cycles, folds * per_fold, "{df}");
+    }
+}

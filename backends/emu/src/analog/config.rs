@@ -26,6 +26,9 @@ pub struct AnalogConfig {
     pub dac_bits: u32,
     /// ADC bits.
     pub adc_bits: u32,
+    /// Fraction of the largest possible column sum the ADC spans (0 < f ≤ 1): a smaller
+    /// range buys a finer step at the price of clipping large sums.
+    pub adc_range: f64,
     /// Device non-idealities.
     pub noise: Noise,
     /// Crossbar read time per input slice, seconds.
@@ -107,6 +110,7 @@ struct RawXbar {
     input_bits: u32,
     dac_bits: u32,
     adc_bits: u32,
+    adc_range: f64,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +136,9 @@ impl AnalogConfig {
         in_range(name, "crossbar.input_bits", x.input_bits.into(), 8, 16)?;
         in_range(name, "crossbar.dac_bits", x.dac_bits.into(), 1, 8)?;
         in_range(name, "crossbar.adc_bits", x.adc_bits.into(), 1, 16)?;
+        if !(x.adc_range > 0.0 && x.adc_range <= 1.0) {
+            return Err(crate::preset::field_error(name, "crossbar.adc_range", "a fraction in (0, 1]", x.adc_range));
+        }
         let range = x.rows * ((1u64 << x.cell_bits) - 1) * ((1u64 << x.dac_bits) - 1);
         if range >= 1 << 24 {
             return Err(crate::preset::field_error(
@@ -180,6 +187,7 @@ impl AnalogConfig {
             input_bits: x.input_bits,
             dac_bits: x.dac_bits,
             adc_bits: x.adc_bits,
+            adc_range: x.adc_range,
             noise: raw.noise,
             read_s: t.read_ns * 1e-9,
             adc_per_s: t.adc_gsps * 1e9,
@@ -206,11 +214,16 @@ impl AnalogConfig {
         self.rows as f64 * ((1u64 << self.cell_bits) - 1) as f64 * ((1u64 << self.dac_bits) - 1) as f64
     }
 
-    /// ADC step in column-sum units: 1 when the ADC resolves every integer sum (lossless,
-    /// CrossSim's granular policy), else the full range over `2^bits − 1` steps.
+    /// The largest column sum the ADC reports (`adc_range × column_range`); larger sums clip.
+    pub fn adc_top(&self) -> f64 {
+        self.adc_range * self.column_range()
+    }
+
+    /// ADC step in column-sum units: 1 when the ADC resolves every integer sum in its range
+    /// (lossless, CrossSim's granular policy), else its range over `2^bits − 1` steps.
     pub fn adc_step(&self) -> f64 {
         let steps = ((1u64 << self.adc_bits) - 1) as f64;
-        (self.column_range() / steps).max(1.0)
+        (self.adc_top() / steps).max(1.0)
     }
 
     /// ADC bits for a lossless conversion: `⌈log2(rows·(2^cell − 1)·(2^dac − 1) + 1)⌉`.
@@ -223,6 +236,7 @@ impl AnalogConfig {
     pub fn is_ideal(&self) -> bool {
         let n = &self.noise;
         self.adc_step() == 1.0
+            && self.adc_range == 1.0
             && n.programming_sigma == 0.0
             && n.read_sigma == 0.0
             && (n.drift_nu == 0.0 || n.drift_time_s == 0.0)

@@ -80,7 +80,8 @@ impl Analog {
     /// one level, or noise makes sums fractional), by the drift loss `(1 − f)·range`, and by
     /// the largest IR-drop correction, each weighted by its shift `2^(cell·t + dac·b)`; plus
     /// six standard deviations of the Gaussian noise (read noise and every active cell's
-    /// programming error), weighted the same way. `None` for an ideal device.
+    /// programming error), weighted the same way; sums beyond a reduced ADC range clip by at
+    /// most the omitted part of the range. `None` for an ideal device.
     pub fn group_error(&self) -> Option<f64> {
         let c = &self.cfg;
         if c.is_ideal() {
@@ -92,6 +93,8 @@ impl Analog {
         let noisy = n.programming_sigma > 0.0 || n.read_sigma > 0.0 || n.ir_drop > 0.0 || c.drift_factor() != 1.0;
         let step = c.adc_step();
         let quant = if step > 1.0 || noisy { step / 2.0 } else { 0.0 };
+        // Sums above the ADC's range clip: off by at most the part of the range it omits.
+        let clip = range - (c.adc_top() / step).floor() * step;
         let drift = (1.0 - c.drift_factor()) * range;
         let a_max = (c.rows * c.rows) as f64 / n.ir_drop_g_ratio;
         let ir = n.ir_drop * (a_max * (a_max * (0.05 * a_max - 0.2) + 0.5)).abs() * range;
@@ -104,7 +107,7 @@ impl Analog {
                 square += 4.0 * w * w;
             }
         }
-        Some(linear * (quant + drift + ir) + 6.0 * sigma * square.sqrt())
+        Some(linear * (quant.max(clip) + drift + ir) + 6.0 * sigma * square.sqrt())
     }
 
     /// The bound in the form the conformance suite reads: `⌈K/rows⌉ · group_error ≤ abs +

@@ -12,7 +12,7 @@
 //! 4. **Column sums** over each row group of `rows` rows, plus **read noise** (keyed by
 //!    conversion) and **IR drop** (aihwkit's closed form: rows far from the output lose
 //!    current as `1 − (1 − r/n)²`, scaled by the column's total current).
-//! 5. **ADC**: round to the step (1 when lossless), clip to `[0, range]`.
+//! 5. **ADC**: round to the step (1 when lossless), clip to `[0, adc_range × range]`.
 //! 6. **Shift-and-add**: exact digital recombination, `± 2^(cell·t + dac·b)` per conversion.
 //!
 //! With ideal settings every column sum is an integer the ADC resolves, so the result is
@@ -71,8 +71,7 @@ pub(crate) fn gemm(
     let dmask = (1i64 << dac) - 1;
     let in_slices = cfg.input_slices() as usize;
     let step = cfg.adc_step();
-    let range = cfg.column_range();
-    let top = (range / step).floor();
+    let top = (cfg.adc_top() / step).floor();
     let dmax = dmask as f64;
     let lmax = cell_mask as f64;
     let ir = noise.ir_drop;

@@ -137,12 +137,8 @@ fn fields(s: &str, names: &[&str], min: usize) -> Result<Vec<usize>, String> {
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();
     let syntax = names.join(",");
     if parts.len() < min || parts.len() > names.len() {
-        return Err(format!(
-            "shape `{s}`: expected {syntax} ({} to {} numbers), got {}",
-            min,
-            names.len(),
-            parts.len()
-        ));
+        let count = if min == names.len() { min.to_string() } else { format!("{min} to {}", names.len()) };
+        return Err(format!("shape `{s}`: expected {syntax} ({count} numbers), got {}", parts.len()));
     }
     parts
         .iter()
@@ -182,7 +178,7 @@ mod tests {
     #[test]
     fn bad_shapes_are_errors_naming_the_field() {
         for (s, needle) in [
-            ("64,64", "M,N,K"),
+            ("64,64", "M,N,K (3 numbers), got 2"),
             ("64,x,64", "N must be"),
             ("0,4,4", "M must be"),
             ("64,64,64,64", "got 4"),

@@ -48,9 +48,18 @@ pub const FLOAT_DTYPES: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
 /// The int8 input dtypes of matmul and convolution (`a`/input dtype; `b`/weight is i8).
 pub const INT8_DTYPES: [DType; 2] = [DType::I8, DType::U8];
 
-/// The devices the conformance suite checks: exactly `accel::devices()`, the one registry.
+/// The devices the conformance suite checks: `accel::devices()`, the one registry, plus one
+/// CPU device per other ISA path this machine runs (`cpu[avx2]`, `cpu[scalar]`, ...), so every
+/// SIMD path is checked against the oracle in the same run. Paths the machine lacks are
+/// named on stderr as skipped.
 pub fn devices_under_test() -> Vec<Device> {
-    accel::devices()
+    let mut devices = accel::devices();
+    devices.extend(accel_cpu::isa_devices());
+    let features = accel_kernels::cpu::isa::features();
+    for isa in accel_kernels::cpu::isa::Isa::ALL.into_iter().filter(|&i| !features.supports(i)) {
+        eprintln!("conformance: skipping the cpu[{isa}] kernels: this CPU does not support {isa}");
+    }
+    devices
 }
 
 /// Trial label of a matmul/conv input dtype: `f32`, ..., `i8xi8`, `u8xi8`.

@@ -15,12 +15,15 @@
 //!   backend's own rayon pool. All math lives in `accel-kernels`; this crate is glue.
 //! - **Threads**: the pool has `ACCEL_NUM_THREADS` threads (default: every core the OS
 //!   reports). If the pool cannot be built, ops run on rayon's global pool.
+//! - **ISA**: kernels run on the widest instruction set the CPU has (AVX-512, AVX2, NEON,
+//!   scalar), or the one `ACCEL_CPU_ISA` forces; [`CpuBackend::with_isa`] and
+//!   [`isa_devices`] pin a path per device, so one test run can check every path.
 //! - **Capabilities**: f32 native everywhere; f16/bf16 emulated (computed in f32) everywhere;
 //!   i8/u8 native for matmul, convolution, elementwise, cast and reduce; i32 for elementwise,
 //!   cast and reduce; softmax is float only.
 //!
-//! Peak-rate figures in [`DeviceInfo`] and ISA-specific SIMD kernels come with the CPU-speed
-//! work; until then `peak_gflops` and `peak_bandwidth_gbs` are `None`.
+//! `peak_gflops` and `peak_bandwidth_gbs` in [`DeviceInfo`] are `None`: this machine's rates are
+//! measured, not assumed (`accel_kernels::probe`, which benchmarks run in-process).
 
 #![forbid(unsafe_code)]
 
@@ -32,6 +35,7 @@ use accel_core::{
     Backend, Capabilities, DType, Device, DeviceInfo, DeviceKind, Error, ExecReport, Op, OpKind, Operands, Result,
     Support,
 };
+use accel_kernels::cpu::isa::{self, Isa};
 use accel_kernels::{HostIn, HostOut};
 use buffer::{Guard, check_range};
 use std::sync::OnceLock;
@@ -45,6 +49,7 @@ pub struct CpuBackend {
     info: DeviceInfo,
     caps: Capabilities,
     pool: Option<rayon::ThreadPool>,
+    isa: Isa,
 }
 
 impl Default for CpuBackend {
@@ -71,7 +76,23 @@ impl CpuBackend {
             .thread_name(|i| format!("accel-cpu-{i}"))
             .build()
             .ok();
-        CpuBackend { info: info(), caps: capabilities(), pool }
+        CpuBackend { info: info("cpu".into()), caps: capabilities(), pool, isa: isa::active() }
+    }
+
+    /// A backend with `threads` threads whose kernels always use `isa`, named `cpu[<isa>]`;
+    /// `None` when this CPU lacks it.
+    pub fn with_isa(threads: usize, isa: Isa) -> Option<CpuBackend> {
+        isa::features().supports(isa).then(|| {
+            let mut b = Self::with_threads(threads);
+            b.info.name = format!("cpu[{isa}]");
+            b.isa = isa;
+            b
+        })
+    }
+
+    /// The instruction set the backend's kernels use.
+    pub fn isa(&self) -> Isa {
+        self.isa
     }
 
     /// Threads the backend's ops run on.
@@ -80,9 +101,9 @@ impl CpuBackend {
     }
 }
 
-fn info() -> DeviceInfo {
+fn info(name: String) -> DeviceInfo {
     DeviceInfo {
-        name: "cpu".into(),
+        name,
         kind: DeviceKind::Cpu,
         backend: "cpu".into(),
         emulated: false,
@@ -115,6 +136,19 @@ fn capabilities() -> Capabilities {
 pub fn device() -> Device {
     static DEVICE: OnceLock<Device> = OnceLock::new();
     DEVICE.get_or_init(|| Device::new(CpuBackend::new())).clone()
+}
+
+/// One device per ISA path this CPU runs other than the default one (`cpu[avx2]`,
+/// `cpu[scalar]`, ...), for tests and benchmarks that compare the paths. Thread count as
+/// [`CpuBackend::new`].
+pub fn isa_devices() -> Vec<Device> {
+    let threads = CpuBackend::new().num_threads();
+    Isa::ALL
+        .into_iter()
+        .filter(|&i| i != isa::active())
+        .filter_map(|i| CpuBackend::with_isa(threads, i))
+        .map(Device::new)
+        .collect()
 }
 
 fn addr(b: &CpuBuffer) -> usize {
@@ -189,7 +223,7 @@ impl Backend for CpuBackend {
             .collect::<Vec<_>>();
         let out =
             HostOut { bytes: out_buf.bytes_mut(out_words), view: operands.output.view, dtype: operands.output.dtype };
-        let run = || accel_kernels::cpu::execute(op, &inputs, out);
+        let run = || accel_kernels::cpu::execute_on(self.isa, op, &inputs, out);
         match &self.pool {
             Some(pool) => pool.install(run)?,
             None => run()?,

@@ -330,7 +330,7 @@ fn plan<'t>(op: &'static str, x: &'t Tensor, w: &'t Tensor, g: &Geometry, epi: &
                 ),
             });
         }
-        if o % groups != 0 {
+        if !o.is_multiple_of(groups) {
             return Err(Error::InvalidGroups {
                 op,
                 arg: "weight".into(),

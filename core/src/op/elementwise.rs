@@ -184,10 +184,10 @@ fn unary_desc(x: &Tensor, op: UnaryOp) -> Result<UnaryDesc> {
         let expected = if op == UnaryOp::Neg { "a signed dtype" } else { "f32, f16 or bf16" };
         return Err(Error::dtype("unary", format!("x (op {})", op.name()), expected, x.dtype()));
     }
-    if let UnaryOp::Clamp { min, max } = op {
-        if min.is_nan() || max.is_nan() || min > max {
-            return Err(Error::invalid("unary", "clamp", "bounds with min <= max", format!("min={min}, max={max}")));
-        }
+    if let UnaryOp::Clamp { min, max } = op
+        && (min.is_nan() || max.is_nan() || min > max)
+    {
+        return Err(Error::invalid("unary", "clamp", "bounds with min <= max", format!("min={min}, max={max}")));
     }
     Ok(UnaryDesc { op, dtype: x.dtype() })
 }

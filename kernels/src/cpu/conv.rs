@@ -12,7 +12,8 @@
 
 use super::dtype::{Data, Elem};
 use super::epilogue::{At, ChanAxis, Epilogue, Residual};
-use super::gemm::{ProductBody, Tile, TileEpi, dispatch_product, gemm};
+use super::gemm::{GemmAcc, Product, ProductBody, Tile, TileEpi, dispatch_product};
+use super::isa::Isa;
 use super::kernel::Acc;
 use super::pack::{PatchTables, Patches, TableMat, ToAcc};
 use super::{DenseFn, input, with_dense_out};
@@ -20,7 +21,6 @@ use crate::{HostIn, HostOut};
 use accel_core::op::ConvDesc;
 use accel_core::{Op, Result};
 use rayon::prelude::*;
-use std::marker::PhantomData;
 
 /// Offsets beyond this magnitude lie outside any buffer; clamping keeps the index arithmetic
 /// of absurd paddings from overflowing.
@@ -129,12 +129,13 @@ impl<'a> Setup<'a> {
 }
 
 /// Runs a validated forward [`ConvDesc`].
-pub(crate) fn conv(d: &ConvDesc, inputs: &[HostIn<'_>], out: HostOut<'_>) -> Result<()> {
+pub(crate) fn conv(isa: Isa, d: &ConvDesc, inputs: &[HostIn<'_>], out: HostOut<'_>) -> Result<()> {
     let s = Setup::new("conv", d, inputs)?;
-    with_dense_out(out, false, Run { d, s: &s })
+    with_dense_out(out, false, Run { isa, d, s: &s })
 }
 
 struct Run<'r, 'a> {
+    isa: Isa,
     d: &'r ConvDesc,
     s: &'r Setup<'a>,
 }
@@ -150,7 +151,7 @@ impl ProductBody for Run<'_, '_> {
     where
         TX: ToAcc<V>,
         TW: ToAcc<V>,
-        V: Acc,
+        V: GemmAcc,
         T: Elem,
         for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
     {
@@ -168,7 +169,7 @@ impl Run<'_, '_> {
     where
         TX: ToAcc<V>,
         TW: ToAcc<V>,
-        V: Acc,
+        V: GemmAcc,
         T: Elem,
         for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
     {
@@ -198,6 +199,7 @@ impl Run<'_, '_> {
         }
         let (zx, zw) = d.zero_points;
         let [h, wi] = d.input;
+        let wdense = wcoff.iter().enumerate().all(|(i, &o)| o == i);
         dst.par_chunks_mut(og * pixels).enumerate().for_each(|(idx, chunk)| {
             let (n, gi) = (idx / g, idx % g);
             let a = TableMat {
@@ -205,8 +207,7 @@ impl Run<'_, '_> {
                 base: self.s.w.view.offset() + gi * og * ws[0],
                 rs: ws[0],
                 coff: &wcoff,
-                zp: zw,
-                _acc: PhantomData::<V>,
+                dense: wdense,
             };
             let b = Patches {
                 data: x,
@@ -216,10 +217,10 @@ impl Run<'_, '_> {
                 w: wi,
                 hs: xs[2],
                 ws: xs[3],
-                zp: zx,
-                _acc: PhantomData::<V>,
+                pad: TX::from_i32_wrapping(zx),
             };
-            gemm(&a, &b, og, pixels, taps, chunk, &self.s.at(n, gi * og));
+            let p = Product { isa: self.isa, a: &a, b: &b, m: og, n: pixels, k: taps, za: zw, zb: zx };
+            V::gemm(&p, chunk, &self.s.at(n, gi * og));
         });
     }
 
@@ -227,7 +228,7 @@ impl Run<'_, '_> {
     where
         TX: ToAcc<V>,
         TW: ToAcc<V>,
-        V: Acc,
+        V: GemmAcc,
         T: Elem,
         for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
     {

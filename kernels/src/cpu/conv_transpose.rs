@@ -8,8 +8,7 @@
 use super::conv::{Setup, axpy, load_plane, valid_range};
 use super::dtype::Elem;
 use super::epilogue::At;
-use super::gemm::{ProductBody, Tile, TileEpi, dispatch_product};
-use super::kernel::Acc;
+use super::gemm::{GemmAcc, ProductBody, Tile, TileEpi, dispatch_product};
 use super::pack::ToAcc;
 use super::{DenseFn, with_dense_out};
 use crate::{HostIn, HostOut};
@@ -39,7 +38,7 @@ impl ProductBody for Run<'_, '_> {
     where
         TX: ToAcc<V>,
         TW: ToAcc<V>,
-        V: Acc,
+        V: GemmAcc,
         T: Elem,
         for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
     {

@@ -11,8 +11,9 @@
 //! residual rows are read through per-row and per-column offset tables so the same code
 //! serves matmul (`[.., m, n]`) and convolution (`[N, O, oH·oW]`).
 
+use super::arch::FastAct;
 use super::dtype::{Data, Elem, with_data};
-use super::gemm::{Tile, TileEpi};
+use super::gemm::{FastPlan, Tile, TileEpi, out_kind};
 use super::layout::{Layout, gather};
 use crate::HostIn;
 use crate::math::{gelu, round_half_even};
@@ -144,9 +145,32 @@ impl At<'_, '_> {
     }
 }
 
+impl At<'_, '_> {
+    /// The in-register plan when the activation has one and nothing else needs the general
+    /// path (residual, requantization, beta).
+    fn plan<'s, V: 'static, T: 'static>(&'s self, bias: Option<&'s [V]>) -> Option<FastPlan<'s, V>> {
+        let e = self.epi;
+        if e.beta != 0.0 || e.residual.is_some() || e.requant.is_some() {
+            return None;
+        }
+        let act = match e.act {
+            Activation::None => FastAct::None,
+            Activation::Relu => FastAct::Relu,
+            Activation::Clamp { min, max } => FastAct::Clamp(min, max),
+            Activation::Gelu | Activation::Silu => return None,
+        };
+        let out = out_kind::<V, T>()?;
+        Some(FastPlan { alpha: e.alpha, bias, axis: e.axis, row_base: self.row_base, act, out })
+    }
+}
+
 impl<T: Elem> TileEpi<f32, T> for At<'_, '_> {
     fn reads_prev(&self) -> bool {
         self.epi.beta != 0.0
+    }
+
+    fn fast(&self) -> Option<FastPlan<'_, f32>> {
+        self.plan::<f32, T>(self.epi.bias_f.as_deref())
     }
 
     fn apply(&self, t: Tile, acc: &mut [f32], dst: &mut [T], ld: usize) {
@@ -196,6 +220,10 @@ impl<T: Elem> TileEpi<f32, T> for At<'_, '_> {
 impl<T: Elem> TileEpi<i32, T> for At<'_, '_> {
     fn reads_prev(&self) -> bool {
         false
+    }
+
+    fn fast(&self) -> Option<FastPlan<'_, i32>> {
+        self.plan::<i32, T>(self.epi.bias_i.as_deref())
     }
 
     fn apply(&self, t: Tile, acc: &mut [i32], dst: &mut [T], ld: usize) {

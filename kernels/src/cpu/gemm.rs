@@ -1,32 +1,40 @@
-//! The blocked GEMM driver: `C = A·B` for one matrix, finished tile by tile by an epilogue.
+//! The blocked GEMM driver: `C = epi(A·B)` for one matrix, on the microkernel family the
+//! active ISA ([`super::isa::active`]) and the operand types select.
 //!
-//! Loops (BLIS order, per output tile of at most `MC × NC`): for each `KC` slice of the
-//! reduction, pack the A block (`MC × KC`, fits L2) and the B block (`KC × NC`), then sweep
-//! `NR`-column B panels (L1) against `MR`-row A panels with the register microkernel, adding
-//! into the tile's accumulator. When the whole reduction is done the epilogue
-//! ([`TileEpi`]) turns the accumulator tile into output elements (alpha/beta, bias, residual,
-//! activation, requantization, rounding) and stores it.
+//! Loops (BLIS order, with the roles of A and B swapped because C is row-major and the
+//! kernels vectorise along its rows):
 //!
-//! Parallelism: over `MC`-row blocks written in place when there are enough of them; else over
-//! (row block, column block) tiles computed into private buffers and copied out, so a short
-//! wide product (GEMV-like) still uses every thread. Small products run serially.
+//! ```text
+//! for each k block (kc, sized so an A micro-panel fits in L1):
+//!     pack the whole B block (kc × n) into NR-column panels, in parallel   -- shared, L3
+//!     for each task (a range of rows × columns of C), in parallel:
+//!         pack its A rows (rows × kc) into MR-row panels                   -- private
+//!         for each column block of nc columns (kc × nc of B fits in L2):
+//!             for each A panel (L1):  for each B panel (streams from L2):
+//!                 microkernel → MR × NR tile of C
+//! ```
+//!
+//! Partial sums of earlier k blocks live in the output itself when it has the accumulator's
+//! type (f32 for floats, i32 for int8) and the epilogue does not read it, else in a scratch
+//! matrix. The last k block finishes each tile straight from the registers
+//! ([`FastPlan`]: alpha, bias, ReLU / clamp, f32/bf16/f16 store); any other epilogue (GELU,
+//! SiLU, residual, beta, requantization) finishes the tile from an L1-resident copy right
+//! after the microkernel ([`TileEpi::apply`]), never as a pass over C. VNNI families fold
+//! their zero-point and +128 corrections into the same per-row and per-column addends.
 
+use super::arch::{Family, FastAct, Fin, OutKind, TileIo, scalar};
 use super::dtype::{Data, Elem};
-use super::epilogue::At;
-use super::kernel::{Acc, MR, NR};
-use super::pack::{MatSrc, ToAcc, pack_a, pack_b};
+use super::epilogue::{At, ChanAxis};
+use super::isa::{self, Isa};
+use super::kernel::Acc;
+use super::pack::{MatSrc, ToAcc, a_len, a_sums, b_len, b_sums, pack_a, pack_b_panel};
 use super::unsupported;
 use accel_core::{Op, Result};
 use rayon::prelude::*;
+use std::any::TypeId;
 
-/// Rows of an output block (A block height).
-const MC: usize = 64;
-/// Reduction slice (A block width, B block height).
-const KC: usize = 256;
-/// Columns of an output block (B block width).
-const NC: usize = 256;
 /// Below this many multiply-adds a product runs on the calling thread.
-const SERIAL_MACS: usize = 1 << 15;
+const SERIAL_MACS: usize = 1 << 20;
 
 /// A block of the output: rows `r0..r0 + rows`, columns `c0..c0 + cols`.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +45,20 @@ pub(crate) struct Tile {
     pub(crate) cols: usize,
 }
 
+/// An epilogue the microkernel applies in registers: `alpha·acc + bias[chan]`, `act`, stored
+/// as `out`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FastPlan<'e, V> {
+    pub(crate) alpha: f32,
+    /// The bias by channel, and which coordinate is the channel (row channels start at
+    /// `row_base`).
+    pub(crate) bias: Option<&'e [V]>,
+    pub(crate) axis: ChanAxis,
+    pub(crate) row_base: usize,
+    pub(crate) act: FastAct,
+    pub(crate) out: OutKind,
+}
+
 /// Finishes accumulator tiles into output elements.
 pub(crate) trait TileEpi<V, T>: Sync {
     /// True when the previous output contents are read (beta ≠ 0).
@@ -44,135 +66,388 @@ pub(crate) trait TileEpi<V, T>: Sync {
     /// Finishes tile `t` of C: `acc` holds it with row stride `t.cols`; `dst` holds the output
     /// tile (its previous contents when [`TileEpi::reads_prev`]) with row stride `ld`.
     fn apply(&self, t: Tile, acc: &mut [V], dst: &mut [T], ld: usize);
+    /// The in-register form of this epilogue, when it has one.
+    fn fast(&self) -> Option<FastPlan<'_, V>>;
 }
 
-/// Per-thread packing and accumulator buffers.
-struct Scratch<V> {
-    a: Vec<V>,
-    b: Vec<V>,
-    acc: Vec<V>,
-}
-
-impl<V> Default for Scratch<V> {
-    fn default() -> Self {
-        Scratch { a: Vec::new(), b: Vec::new(), acc: Vec::new() }
+/// The stored kind of output type `T` for accumulator `V`, when a kernel can store it.
+pub(crate) fn out_kind<V: 'static, T: 'static>() -> Option<OutKind> {
+    let t = TypeId::of::<T>();
+    if t == TypeId::of::<V>() {
+        Some(OutKind::Acc)
+    } else if TypeId::of::<V>() == TypeId::of::<f32>() && t == TypeId::of::<half::bf16>() {
+        Some(OutKind::Bf16)
+    } else if TypeId::of::<V>() == TypeId::of::<f32>() && t == TypeId::of::<half::f16>() {
+        Some(OutKind::F16)
+    } else {
+        None
     }
 }
 
-/// One product: operands, reduction length, output width and epilogue.
-struct Problem<'p, A, B, E> {
-    a: &'p A,
-    b: &'p B,
-    k: usize,
-    n: usize,
-    epi: &'p E,
+/// One product `A (m × k) · B (k × n)` with its operands' zero points (int8 only).
+pub(crate) struct Product<'p, A, B> {
+    /// The kernel family's ISA (supported by this CPU).
+    pub(crate) isa: Isa,
+    pub(crate) a: &'p A,
+    pub(crate) b: &'p B,
+    pub(crate) m: usize,
+    pub(crate) n: usize,
+    pub(crate) k: usize,
+    pub(crate) za: i32,
+    pub(crate) zb: i32,
 }
 
-/// `dst (m × n, row-major, dense) = epi(A (m × k) · B (k × n))`.
-pub(crate) fn gemm<A, B, T, E>(a: &A, b: &B, m: usize, n: usize, k: usize, dst: &mut [T], epi: &E)
-where
-    A: MatSrc,
-    B: MatSrc<V = A::V>,
-    T: Elem,
-    E: TileEpi<A::V, T>,
-{
+/// Accumulators with a GEMM: picks the family for the active ISA and runs it.
+pub(crate) trait GemmAcc: Acc {
+    /// `dst (m × n, row-major, dense) = epi(A·B)`.
+    fn gemm<A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<Self, T>>(p: &Product<'_, A, B>, dst: &mut [T], epi: &E);
+}
+
+fn is<X: 'static, Y: 'static>() -> bool {
+    TypeId::of::<X>() == TypeId::of::<Y>()
+}
+
+impl GemmAcc for f32 {
+    fn gemm<A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<f32, T>>(p: &Product<'_, A, B>, dst: &mut [T], epi: &E) {
+        let bf16_pair = is::<A::T, half::bf16>() && is::<B::T, half::bf16>();
+        match p.isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if bf16_pair && isa::features().avx512_bf16 => {
+                run::<super::arch::x86_64::avx512::Bf16, _, _, _, _>(p, dst, epi, [0, 0])
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => run::<super::arch::x86_64::avx512::F32, _, _, _, _>(p, dst, epi, [0, 0]),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => run::<super::arch::x86_64::avx2::F32, _, _, _, _>(p, dst, epi, [0, 0]),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => run::<super::arch::aarch64::neon::F32, _, _, _, _>(p, dst, epi, [0, 0]),
+            _ => run::<scalar::ScalarF32, _, _, _, _>(p, dst, epi, [0, 0]),
+        }
+    }
+}
+
+impl GemmAcc for i32 {
+    fn gemm<A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<i32, T>>(p: &Product<'_, A, B>, dst: &mut [T], epi: &E) {
+        // VNNI multiplies unsigned by signed bytes: B is the unsigned side only when it holds
+        // u8 (convolution activations); otherwise A is, shifted by +128 when it holds i8.
+        let b_unsigned = is::<B::T, u8>();
+        let shift = |signed: bool| if signed { 128 } else { 0 };
+        let (sa, sb) = (shift(is::<A::T, i8>()), shift(is::<B::T, i8>()));
+        #[cfg(target_arch = "x86_64")]
+        {
+            use super::arch::x86_64::{avx2, avx512};
+            let f = isa::features();
+            match p.isa {
+                Isa::Avx512 if f.avx512_vnni && b_unsigned => {
+                    return run::<avx512::I8U8, _, _, _, _>(p, dst, epi, [0, sb]);
+                }
+                Isa::Avx512 if f.avx512_vnni => return run::<avx512::U8I8, _, _, _, _>(p, dst, epi, [sa, 0]),
+                Isa::Avx2 | Isa::Avx512 if f.avx_vnni && b_unsigned => {
+                    return run::<avx2::I8U8, _, _, _, _>(p, dst, epi, [0, sb]);
+                }
+                Isa::Avx2 | Isa::Avx512 if f.avx_vnni => return run::<avx2::U8I8, _, _, _, _>(p, dst, epi, [sa, 0]),
+                _ => {}
+            }
+        }
+        let _ = (b_unsigned, sa, sb);
+        run::<scalar::ScalarI32, _, _, _, _>(p, dst, epi, [p.za, p.zb])
+    }
+}
+
+/// `*mut T` shared by tasks that write disjoint tiles.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+// SAFETY: tasks only write disjoint tiles through it (see `run`).
+unsafe impl<T> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Shared<T> {}
+
+/// Block sizes for a family on this machine's caches.
+#[derive(Debug, Clone, Copy)]
+struct Blocking {
+    /// k per block (a multiple of KG unless it is all of k).
+    kc: usize,
+    /// k blocks.
+    passes: usize,
+    /// Columns per L2 block (a multiple of NR).
+    nc: usize,
+}
+
+impl Blocking {
+    fn new<F: Family>(k: usize) -> Blocking {
+        let c = isa::caches();
+        let unit = F::KG.max(16);
+        let kc_max = ((c.l1d / 2) / (F::MR * std::mem::size_of::<F::PA>())).clamp(64, 1024) / unit * unit;
+        let passes = k.div_ceil(kc_max).max(1);
+        let kc = k.div_ceil(passes).next_multiple_of(F::KG);
+        let nc_cols = (c.l2 / 2) / (kc.max(F::KG) * std::mem::size_of::<F::PB>());
+        let nc = (nc_cols / F::NR).max(1) * F::NR;
+        Blocking { kc, passes, nc }
+    }
+}
+
+/// One task's share of C and its private buffers.
+struct Task<F: Family> {
+    r0: usize,
+    rows: usize,
+    c0: usize,
+    cols: usize,
+    a: Vec<F::PA>,
+    /// Row sums of the encoded A rows over all k blocks so far (VNNI corrections).
+    a_sums: Vec<i32>,
+    /// The raw tile and its finished form for the generic epilogue.
+    raw: Vec<F::V>,
+}
+
+/// Splits C into tasks: row ranges (whole MR panels) when there are enough rows for every
+/// thread, else rows × column ranges (whole NR panels).
+fn plan<F: Family>(m: usize, n: usize, threads: usize) -> Vec<Task<F>> {
+    let (rp, cp) = (m.div_ceil(F::MR), n.div_ceil(F::NR));
+    let row_splits = rp.min(threads).max(1);
+    let col_splits = threads.div_ceil(row_splits).min(cp).max(1);
+    let mut tasks = Vec::with_capacity(row_splits * col_splits);
+    for ri in 0..row_splits {
+        let (p0, p1) = (rp * ri / row_splits, rp * (ri + 1) / row_splits);
+        let (r0, r1) = (p0 * F::MR, (p1 * F::MR).min(m));
+        for ci in 0..col_splits {
+            let (q0, q1) = (cp * ci / col_splits, cp * (ci + 1) / col_splits);
+            let (c0, c1) = (q0 * F::NR, (q1 * F::NR).min(n));
+            if r1 > r0 && c1 > c0 {
+                tasks.push(Task {
+                    r0,
+                    rows: r1 - r0,
+                    c0,
+                    cols: c1 - c0,
+                    a: Vec::new(),
+                    a_sums: Vec::new(),
+                    raw: Vec::new(),
+                });
+            }
+        }
+    }
+    tasks
+}
+
+/// Zero-point corrections of a VNNI product (see `gemm` module docs): for encoded
+/// offsets `oa`, `ob`, `C = Σ a'b' − ob·ΣA'[i] − oa·ΣB'[j] + k·oa·ob`.
+#[derive(Debug, Clone, Copy)]
+struct Offsets {
+    oa: i32,
+    ob: i32,
+    k: i32,
+}
+
+impl Offsets {
+    fn row(&self, a_sum: i32) -> i32 {
+        self.k.wrapping_mul(self.oa).wrapping_mul(self.ob).wrapping_sub(self.ob.wrapping_mul(a_sum))
+    }
+    fn col(&self, b_sum: i32) -> i32 {
+        self.oa.wrapping_mul(b_sum).wrapping_neg()
+    }
+}
+
+/// Runs one product on family `F`; `enc` are the A and B encoding parameters (zero points on
+/// the portable int path, +128 shifts on an unsigned VNNI side).
+fn run<F: Family, A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<F::V, T>>(
+    p: &Product<'_, A, B>,
+    dst: &mut [T],
+    epi: &E,
+    enc: [i32; 2],
+) {
+    let (m, n, k) = (p.m, p.n, p.k);
     if m == 0 || n == 0 {
         return;
     }
-    let p = Problem { a, b, k, n, epi };
-    let row_blocks = m.div_ceil(MC);
-    let threads = rayon::current_num_threads();
-    let serial = m.saturating_mul(n).saturating_mul(k.max(1)) < SERIAL_MACS || threads == 1;
-    if serial || (row_blocks == 1 && n <= NR) {
-        let mut s = Scratch::default();
-        for (bi, chunk) in dst.chunks_mut(MC * n).enumerate() {
-            p.row_block(bi * MC, chunk, &mut s);
-        }
-    } else if row_blocks >= threads {
-        dst.par_chunks_mut(MC * n)
-            .enumerate()
-            .for_each_init(Scratch::default, |s, (bi, chunk)| p.row_block(bi * MC, chunk, s));
-    } else {
-        // Few row blocks: split columns too, so that there are about 2 tiles per thread.
-        let col_split = (2 * threads).div_ceil(row_blocks);
-        let width = n.div_ceil(col_split).next_multiple_of(NR).clamp(NR, NC);
-        let tiles: Vec<Tile> = (0..row_blocks)
-            .flat_map(|bi| {
-                (0..n.div_ceil(width)).map(move |bj| {
-                    let (r0, c0) = (bi * MC, bj * width);
-                    Tile { r0, c0, rows: MC.min(m - r0), cols: width.min(n - c0) }
-                })
-            })
-            .collect();
-        let prev: &[T] = dst;
-        let done: Vec<Vec<T>> = tiles
-            .par_iter()
-            .map_init(Scratch::default, |s, &t| {
-                let mut out = vec![T::default(); t.rows * t.cols];
-                if epi.reads_prev() {
-                    for (i, row) in out.chunks_exact_mut(t.cols).enumerate() {
-                        let from = (t.r0 + i) * n + t.c0;
-                        row.copy_from_slice(&prev[from..from + t.cols]);
-                    }
+    let blk = Blocking::new::<F>(k);
+    let serial = m.saturating_mul(n).saturating_mul(k.max(1)) < SERIAL_MACS;
+    let threads = if serial { 1 } else { rayon::current_num_threads() };
+    let mut tasks = plan::<F>(m, n, threads);
+    let fast = epi.fast();
+    // Offsets of the encoded values (VNNI): the unsigned side carries its shift.
+    let offs = Offsets { oa: enc[0].wrapping_add(p.za), ob: enc[1].wrapping_add(p.zb), k: k as i32 };
+    let into_dst = out_kind::<F::V, T>() == Some(OutKind::Acc) && !epi.reads_prev();
+    let mut scratch: Vec<F::V> = if blk.passes > 1 && !into_dst { vec![F::V::default(); m * n] } else { Vec::new() };
+    let acc: Shared<F::V> =
+        if scratch.is_empty() { Shared(dst.as_mut_ptr().cast::<F::V>()) } else { Shared(scratch.as_mut_ptr()) };
+    let out = Shared(dst.as_mut_ptr());
+    let panels = n.div_ceil(F::NR);
+    let mut bpack: Vec<F::PB> = vec![F::PB::default(); b_len::<F>(blk.kc, n)];
+    let mut col_sums = vec![0i32; if F::CORRECTED { panels * F::NR } else { 0 }];
+    for pass in 0..blk.passes {
+        let p0 = pass * blk.kc;
+        let kc = blk.kc.min(k - p0.min(k));
+        let panel_len = kc.div_ceil(F::KG) * F::NR * F::KG;
+        let bp = &mut bpack[..panel_len * panels];
+        let pack_one = |(pj, out): (usize, &mut [F::PB])| {
+            let j0 = pj * F::NR;
+            pack_b_panel::<F, B>(p.b, enc[1], p0, kc, j0, F::NR.min(n - j0), out);
+        };
+        if panel_len > 0 {
+            if F::CORRECTED {
+                let sums = |((pj, out), s): ((usize, &mut [F::PB]), &mut [i32])| {
+                    pack_one((pj, &mut *out));
+                    b_sums::<F>(out, F::NR.min(n - pj * F::NR), s);
+                };
+                if serial {
+                    bp.chunks_mut(panel_len).enumerate().zip(col_sums.chunks_mut(F::NR)).for_each(sums);
+                } else {
+                    bp.par_chunks_mut(panel_len).enumerate().zip(col_sums.par_chunks_mut(F::NR)).for_each(sums);
                 }
-                p.tile(t, s);
-                epi.apply(t, &mut s.acc, &mut out, t.cols);
-                out
-            })
-            .collect();
-        for (t, out) in tiles.iter().zip(&done) {
-            for (i, row) in out.chunks_exact(t.cols).enumerate() {
-                let to = (t.r0 + i) * n + t.c0;
-                dst[to..to + t.cols].copy_from_slice(row);
+            } else if serial {
+                bp.chunks_mut(panel_len).enumerate().for_each(pack_one);
+            } else {
+                bp.par_chunks_mut(panel_len).enumerate().for_each(pack_one);
             }
+        }
+        let last = pass + 1 == blk.passes;
+        // Per-column addends of the finishing step: corrections and/or a column bias.
+        let col_add: Option<Vec<F::V>> = (last && F::CORRECTED).then(|| {
+            let bias = fast.as_ref().and_then(|f| if f.axis == ChanAxis::Col { f.bias } else { None });
+            (0..n)
+                .map(|j| {
+                    let c = F::V::from_i32(offs.col(col_sums[j]));
+                    bias.map_or(c, |b| c.add(b[j]))
+                })
+                .collect()
+        });
+        let pass =
+            Pass { p, epi, blk, p0, kc, first: pass == 0, last, fast, offs, enc, acc, out, bpack: &bpack, col_add };
+        if serial {
+            tasks.iter_mut().for_each(|t| pass.task(t));
+        } else {
+            tasks.par_iter_mut().for_each(|t| pass.task(t));
         }
     }
 }
 
-impl<A, B, E> Problem<'_, A, B, E>
-where
-    A: MatSrc,
-    B: MatSrc<V = A::V>,
-{
-    /// Computes and finishes the rows of `chunk` (rows `r0..`, all `n` columns).
-    fn row_block<T: Elem>(&self, r0: usize, chunk: &mut [T], s: &mut Scratch<A::V>)
-    where
-        E: TileEpi<A::V, T>,
-    {
-        let (n, rows) = (self.n, chunk.len() / self.n);
-        for c0 in (0..n).step_by(NC) {
-            let t = Tile { r0, c0, rows, cols: NC.min(n - c0) };
-            self.tile(t, s);
-            self.epi.apply(t, &mut s.acc, &mut chunk[c0..], n);
-        }
-    }
+/// One k block of one product, shared by its tasks.
+struct Pass<'p, 'q, A, B, T, E, F: Family> {
+    p: &'p Product<'q, A, B>,
+    epi: &'p E,
+    blk: Blocking,
+    p0: usize,
+    kc: usize,
+    first: bool,
+    last: bool,
+    fast: Option<FastPlan<'p, F::V>>,
+    offs: Offsets,
+    enc: [i32; 2],
+    acc: Shared<F::V>,
+    out: Shared<T>,
+    bpack: &'p [F::PB],
+    col_add: Option<Vec<F::V>>,
+}
 
-    /// Accumulates tile `t` of `A·B` into `s.acc` (row stride `t.cols`).
-    fn tile(&self, t: Tile, s: &mut Scratch<A::V>) {
-        let (k, rows, cols) = (self.k, t.rows, t.cols);
-        s.acc.clear();
-        s.acc.resize(rows * cols, A::V::default());
-        let mut p0 = 0;
-        while p0 < k {
-            let kc = KC.min(k - p0);
-            pack_a(self.a, t.r0, rows, p0, kc, &mut s.a);
-            pack_b(self.b, p0, kc, t.c0, cols, &mut s.b);
-            for (pj, bp) in s.b.chunks_exact(kc * NR).enumerate() {
-                let j0 = pj * NR;
-                let w = NR.min(cols - j0);
-                for (pi, ap) in s.a.chunks_exact(kc * MR).enumerate() {
-                    let i0 = pi * MR;
-                    let mut c = [[A::V::default(); NR]; MR];
-                    A::V::kernel(kc, ap, bp, &mut c);
-                    for (i, crow) in c.iter().enumerate().take(rows - i0) {
-                        let at = (i0 + i) * cols + j0;
-                        for (acc, &v) in s.acc[at..at + w].iter_mut().zip(crow) {
-                            *acc = acc.add(v);
-                        }
+impl<A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<F::V, T>, F: Family> Pass<'_, '_, A, B, T, E, F> {
+    /// Packs the task's A rows for this k block and computes its tiles.
+    fn task(&self, t: &mut Task<F>) {
+        let (mr, nr, n) = (F::MR, F::NR, self.p.n);
+        t.a.resize(a_len::<F>(t.rows, self.kc), F::PA::default());
+        pack_a::<F, A>(self.p.a, self.enc[0], t.r0, t.rows, self.p0, self.kc, &mut t.a);
+        if F::CORRECTED {
+            if self.first {
+                t.a_sums = vec![0; t.rows];
+            }
+            a_sums::<F>(&t.a, t.rows, self.kc, &mut t.a_sums);
+        }
+        // Per-row addends of the finishing step: corrections and/or a row (channel) bias.
+        let row_bias = self.fast.as_ref().and_then(|f| if f.axis == ChanAxis::Row { f.bias } else { None });
+        let row_add: Option<Vec<F::V>> = (self.last && F::CORRECTED).then(|| {
+            (0..t.rows)
+                .map(|i| {
+                    let c = F::V::from_i32(self.offs.row(t.a_sums[i]));
+                    row_bias.map_or(c, |b| c.add(b[self.fast_row_base() + t.r0 + i]))
+                })
+                .collect()
+        });
+        let col_bias = self.fast.as_ref().and_then(|f| if f.axis == ChanAxis::Col { f.bias } else { None });
+        // Column and row addend bases, indexed by global column / task row.
+        let col_base: *const F::V = match (&self.col_add, col_bias) {
+            (Some(c), _) => c.as_ptr(),
+            (None, Some(b)) => b.as_ptr(),
+            (None, None) => std::ptr::null(),
+        };
+        let row_base: *const F::V = match (&row_add, row_bias) {
+            (Some(r), _) => r.as_ptr(),
+            (None, Some(b)) => b[self.fast_row_base() + t.r0..].as_ptr(),
+            (None, None) => std::ptr::null(),
+        };
+        let fin = |j0: usize, i: usize| -> Option<Fin<F::V>> {
+            let (alpha, act, out) = match &self.fast {
+                Some(f) => (f.alpha, f.act, f.out),
+                None if F::CORRECTED => (1.0, FastAct::None, OutKind::Acc),
+                None => return None,
+            };
+            Some(Fin {
+                alpha,
+                col: if col_base.is_null() { col_base } else { col_base.wrapping_add(j0) },
+                row: if row_base.is_null() { row_base } else { row_base.wrapping_add(i) },
+                act,
+                out,
+            })
+        };
+        let generic = self.last && self.fast.is_none();
+        if generic {
+            t.raw.resize(mr * nr, F::V::default());
+        }
+        let mut tmp: Vec<T> = if generic { vec![T::default(); mr * nr] } else { Vec::new() };
+        let kg = self.kc.div_ceil(F::KG);
+        let (a_panel, b_panel) = (kg * mr * F::KG, kg * nr * F::KG);
+        let c_end = t.c0 + t.cols;
+        for jc in (t.c0..c_end).step_by(self.blk.nc) {
+            for pi in 0..t.rows.div_ceil(mr) {
+                let i0 = t.r0 + pi * mr;
+                let mrv = mr.min(t.r0 + t.rows - i0);
+                let ap = t.a.as_ptr().wrapping_add(pi * a_panel);
+                for j0 in (jc..c_end.min(jc + self.blk.nc)).step_by(nr) {
+                    let nrv = nr.min(n - j0);
+                    let bp = self.bpack.as_ptr().wrapping_add(j0 / nr * b_panel);
+                    let at = i0 * n + j0;
+                    let prev = if self.first { std::ptr::null() } else { self.acc.0.wrapping_add(at).cast_const() };
+                    let mut io =
+                        TileIo { prev, ldp: n, dst: std::ptr::null_mut(), ldd: n, mr: mrv, nr: nrv, fin: None };
+                    if !self.last {
+                        io.dst = self.acc.0.wrapping_add(at).cast();
+                    } else if !generic {
+                        io.dst = self.out.0.wrapping_add(at).cast();
+                        io.fin = fin(j0, i0 - t.r0);
+                    } else {
+                        io.dst = t.raw.as_mut_ptr().cast();
+                        io.ldd = nrv;
+                        io.fin = fin(j0, i0 - t.r0);
+                    }
+                    // SAFETY: `ap` / `bp` point at whole packed panels of `kg` groups; `prev`
+                    // and `dst` cover this task's tile (tasks own disjoint tiles of C, and of
+                    // the scratch) or the task's private raw tile; `fin`'s addends hold the
+                    // tile's columns and rows; the family matches the active ISA.
+                    unsafe { F::tile(kg, ap, bp, &io) };
+                    if generic {
+                        self.finish_generic(Tile { r0: i0, c0: j0, rows: mrv, cols: nrv }, &mut t.raw, &mut tmp);
                     }
                 }
             }
-            p0 += kc;
+        }
+    }
+
+    /// The channel of row 0 for a row-channel bias.
+    fn fast_row_base(&self) -> usize {
+        self.fast.as_ref().map_or(0, |f| f.row_base)
+    }
+
+    /// Finishes a raw tile with the general epilogue and writes it to C.
+    fn finish_generic(&self, tile: Tile, raw: &mut [F::V], tmp: &mut [T]) {
+        let (n, len) = (self.p.n, tile.rows * tile.cols);
+        let base = self.out.0.wrapping_add(tile.r0 * n + tile.c0);
+        if self.epi.reads_prev() {
+            for (i, row) in tmp[..len].chunks_exact_mut(tile.cols).enumerate() {
+                // SAFETY: row i of this task's tile of C; no other task touches it.
+                unsafe { std::ptr::copy_nonoverlapping(base.wrapping_add(i * n), row.as_mut_ptr(), tile.cols) };
+            }
+        }
+        self.epi.apply(tile, &mut raw[..len], &mut tmp[..len], tile.cols);
+        for (i, row) in tmp[..len].chunks_exact(tile.cols).enumerate() {
+            // SAFETY: as above.
+            unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), base.wrapping_add(i * n), tile.cols) };
         }
     }
 }
@@ -185,7 +460,7 @@ pub(crate) trait ProductBody {
     where
         TA: ToAcc<V>,
         TB: ToAcc<V>,
-        V: Acc,
+        V: GemmAcc,
         T: Elem,
         for<'e, 'x> At<'e, 'x>: TileEpi<V, T>;
 }
@@ -209,47 +484,5 @@ where
         (Data::I8(a), Data::I8(b)) => body.go::<_, _, i32, T>(a, b, dst),
         (Data::U8(a), Data::I8(b)) => body.go::<_, _, i32, T>(a, b, dst),
         _ => Err(unsupported(&op())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cpu::pack::StridedMat;
-    use std::marker::PhantomData;
-
-    struct Store;
-    impl TileEpi<f32, f32> for Store {
-        fn reads_prev(&self) -> bool {
-            false
-        }
-        fn apply(&self, t: Tile, acc: &mut [f32], dst: &mut [f32], ld: usize) {
-            for i in 0..t.rows {
-                dst[i * ld..i * ld + t.cols].copy_from_slice(&acc[i * t.cols..(i + 1) * t.cols]);
-            }
-        }
-    }
-
-    fn check(m: usize, n: usize, k: usize) {
-        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
-        // B is read transposed: stored [n, k].
-        let b: Vec<f32> = (0..n * k).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
-        let am = StridedMat { data: &a, base: 0, rs: k, cs: 1, zp: 0, _acc: PhantomData::<f32> };
-        let bm = StridedMat { data: &b, base: 0, rs: 1, cs: k, zp: 0, _acc: PhantomData::<f32> };
-        let mut c = vec![0f32; m * n];
-        gemm(&am, &bm, m, n, k, &mut c, &Store);
-        for i in 0..m {
-            for j in 0..n {
-                let want: f32 = (0..k).map(|p| a[i * k + p] * b[j * k + p]).sum();
-                assert_eq!(c[i * n + j], want, "({m},{n},{k}) at ({i},{j})");
-            }
-        }
-    }
-
-    #[test]
-    fn gemm_matches_naive_on_edge_shapes() {
-        for &(m, n, k) in &[(1, 1, 1), (3, 5, 0), (5, 3, 7), (65, 9, 300), (2, 600, 17), (130, 70, 3), (1, 1000, 40)] {
-            check(m, n, k);
-        }
     }
 }

@@ -4,8 +4,8 @@
 
 use super::dtype::{Data, Elem};
 use super::epilogue::{ChanAxis, Epilogue, Residual};
-use super::gemm::{ProductBody, TileEpi, dispatch_product, gemm};
-use super::kernel::Acc;
+use super::gemm::{GemmAcc, Product, ProductBody, TileEpi, dispatch_product};
+use super::isa::Isa;
 use super::layout::Layout;
 use super::pack::{StridedMat, ToAcc};
 use super::{DenseFn, input, with_dense_out};
@@ -13,7 +13,6 @@ use crate::{HostIn, HostOut};
 use accel_core::op::MatmulDesc;
 use accel_core::{Op, Result};
 use rayon::prelude::*;
-use std::marker::PhantomData;
 
 const OP: &str = "matmul";
 
@@ -38,7 +37,7 @@ impl<'a> Operand<'a> {
 }
 
 /// Runs a validated [`MatmulDesc`].
-pub(crate) fn matmul(d: &MatmulDesc, inputs: &[HostIn<'_>], out: HostOut<'_>) -> Result<()> {
+pub(crate) fn matmul(isa: Isa, d: &MatmulDesc, inputs: &[HostIn<'_>], out: HostOut<'_>) -> Result<()> {
     let nb = d.batch.len();
     let a = Operand::new(input(OP, inputs, 0)?, nb);
     let b = Operand::new(input(OP, inputs, 1)?, nb);
@@ -58,11 +57,12 @@ pub(crate) fn matmul(d: &MatmulDesc, inputs: &[HostIn<'_>], out: HostOut<'_>) ->
         (None, None)
     };
     let epi = Epilogue::new(&d.epilogue, d.alpha, d.beta, ChanAxis::Col, bias, residual);
-    let run = Run { d, a: &a, b: &b, epi: &epi, res_batch: res_batch.as_ref() };
+    let run = Run { isa, d, a: &a, b: &b, epi: &epi, res_batch: res_batch.as_ref() };
     with_dense_out(out, d.beta != 0.0, run)
 }
 
 struct Run<'r, 'a> {
+    isa: Isa,
     d: &'r MatmulDesc,
     a: &'r Operand<'a>,
     b: &'r Operand<'a>,
@@ -81,31 +81,18 @@ impl ProductBody for Run<'_, '_> {
     where
         TA: ToAcc<V>,
         TB: ToAcc<V>,
-        V: Acc,
+        V: GemmAcc,
         T: Elem,
         for<'e, 'x> super::epilogue::At<'e, 'x>: TileEpi<V, T>,
     {
         let (m, n, k) = (self.d.m, self.d.n, self.d.k);
         let (za, zb) = self.d.zero_points;
         dst.par_chunks_mut(m * n).enumerate().for_each(|(bi, c)| {
-            let am = StridedMat {
-                data: a,
-                base: self.a.batch.offset_of(bi),
-                rs: self.a.rs,
-                cs: self.a.cs,
-                zp: za,
-                _acc: PhantomData::<V>,
-            };
-            let bm = StridedMat {
-                data: b,
-                base: self.b.batch.offset_of(bi),
-                rs: self.b.rs,
-                cs: self.b.cs,
-                zp: zb,
-                _acc: PhantomData::<V>,
-            };
+            let am = StridedMat { data: a, base: self.a.batch.offset_of(bi), rs: self.a.rs, cs: self.a.cs };
+            let bm = StridedMat { data: b, base: self.b.batch.offset_of(bi), rs: self.b.rs, cs: self.b.cs };
             let res_base = self.res_batch.map_or(0, |l| l.offset_of(bi));
-            gemm(&am, &bm, m, n, k, c, &self.epi.at(res_base, 0));
+            let p = Product { isa: self.isa, a: &am, b: &bm, m, n, k, za, zb };
+            V::gemm(&p, c, &self.epi.at(res_base, 0));
         });
         Ok(())
     }

@@ -25,12 +25,14 @@
 //! blocked loops in `gemm` call instead of the safe generic one in `kernel`; the same
 //! dispatch will select vectorised elementwise and reduction loops.
 
+pub(crate) mod arch;
 mod conv;
 mod conv_transpose;
 pub(crate) mod dtype;
 mod elementwise;
 mod epilogue;
 mod gemm;
+pub mod isa;
 mod kernel;
 mod layout;
 mod matmul;
@@ -48,12 +50,20 @@ use layout::Layout;
 /// Returns [`Error::Unsupported`] for op variants or dtype combinations it does not know
 /// (none today); never panics on an op validated by `accel-core`.
 pub fn execute(op: &Op, inputs: &[HostIn<'_>], out: HostOut<'_>) -> Result<()> {
+    execute_on(isa::active(), op, inputs, out)
+}
+
+/// [`execute`] on the kernels of `isa`, which the CPU must support ([`isa::Features::supports`]);
+/// an unsupported request runs the widest path at or below it instead. Backends use it to
+/// offer one device per ISA path, so one test run covers them all.
+pub fn execute_on(isa: isa::Isa, op: &Op, inputs: &[HostIn<'_>], out: HostOut<'_>) -> Result<()> {
     if out.view.numel() == 0 {
         return Ok(());
     }
+    let isa = isa::features().best_at_most(isa);
     match op {
-        Op::Matmul(d) => matmul::matmul(d, inputs, out),
-        Op::Conv(d) => conv::conv(d, inputs, out),
+        Op::Matmul(d) => matmul::matmul(isa, d, inputs, out),
+        Op::Conv(d) => conv::conv(isa, d, inputs, out),
         Op::ConvTranspose(d) => conv_transpose::conv_transpose(d, inputs, out),
         Op::Unary(d) => elementwise::unary(d, inputs, out),
         Op::Binary(d) => elementwise::binary(d, inputs, out),

@@ -1,19 +1,22 @@
 //! GEMM operands and packing.
 //!
-//! A [`MatSrc`] is a logical matrix the GEMM reads while packing: `get(r, c)` returns the
-//! element already converted to the accumulator type (f32 for floats; i32 minus the zero point
-//! for int8). Sources cover any strided view ([`StridedMat`]), convolution weights with a
-//! per-column offset table ([`TableMat`]) and the implicit im2col matrix of a convolution input
-//! ([`Patches`]), so no operand is ever materialised beyond one packed block.
+//! A [`MatSrc`] is a logical matrix the GEMM reads while packing: `get(r, c)` returns the raw
+//! storage element (padding reads as the source's pad value). Sources cover any strided view
+//! ([`StridedMat`]), convolution weights with a per-column offset table ([`TableMat`]) and the
+//! implicit im2col matrix of a convolution input ([`Patches`]), so no operand is ever
+//! materialised beyond one packed block. Sources that are contiguous along a row or a column
+//! say so ([`MatSrc::row_run`], [`MatSrc::col_run`]) and are packed from slices.
 //!
-//! Packed layouts: A blocks are `MR`-row panels stored `[kc][MR]`; B blocks are `NR`-column
-//! panels stored `[kc][NR]`; edges are zero-filled so the microkernel always sees full panels.
+//! Packed layouts are the family's (see `arch`): A blocks are `MR`-row panels
+//! `[kc/KG][MR][KG]`, B blocks `NR`-column panels `[kc/KG][NR][KG]`, each element encoded by
+//! the family (`enc_a` / `enc_b`); edges are zero so the microkernel always sees full panels.
 
+use super::arch::Family;
 use super::dtype::Elem;
-use super::kernel::{Acc, MR, NR};
 use half::{bf16, f16};
 
-/// Conversion of a storage element into the accumulator domain.
+/// Conversion of a storage element into an accumulator value for the direct (non-GEMM) loops
+/// of depthwise and transposed convolution.
 pub(crate) trait ToAcc<V>: Elem {
     /// The value as an accumulator operand (`zp` is subtracted on the int8 path).
     fn to_acc(self, zp: i32) -> V;
@@ -44,48 +47,65 @@ macro_rules! int_to_acc {
 }
 int_to_acc!(i8, u8);
 
-/// A logical matrix read element by element while packing.
+/// A logical matrix read while packing.
 pub(crate) trait MatSrc: Sync {
-    /// Accumulator type.
-    type V: Acc;
-    /// Element `(r, c)`, converted.
-    fn get(&self, r: usize, c: usize) -> Self::V;
+    /// Storage element.
+    type T: Elem;
+    /// Element `(r, c)` (the pad value where the matrix reads padding).
+    fn get(&self, r: usize, c: usize) -> Self::T;
+    /// Elements `(r, c..c + len)` when they are contiguous in memory.
+    fn row_run(&self, _r: usize, _c: usize, _len: usize) -> Option<&[Self::T]> {
+        None
+    }
+    /// Elements `(r..r + len, c)` when they are contiguous in memory.
+    fn col_run(&self, _r: usize, _c: usize, _len: usize) -> Option<&[Self::T]> {
+        None
+    }
 }
 
-/// Element `(r, c)` at `base + r·rs + c·cs` (any strided view, read as accumulator `V`).
-pub(crate) struct StridedMat<'a, T, V> {
+/// Element `(r, c)` at `base + r·rs + c·cs` (any strided view).
+pub(crate) struct StridedMat<'a, T> {
     pub(crate) data: &'a [T],
     pub(crate) base: usize,
     pub(crate) rs: usize,
     pub(crate) cs: usize,
-    pub(crate) zp: i32,
-    pub(crate) _acc: std::marker::PhantomData<V>,
 }
 
-impl<T: ToAcc<V>, V: Acc> MatSrc for StridedMat<'_, T, V> {
-    type V = V;
+impl<T: Elem> MatSrc for StridedMat<'_, T> {
+    type T = T;
     #[inline(always)]
-    fn get(&self, r: usize, c: usize) -> V {
-        self.data[self.base + r * self.rs + c * self.cs].to_acc(self.zp)
+    fn get(&self, r: usize, c: usize) -> T {
+        self.data[self.base + r * self.rs + c * self.cs]
+    }
+    fn row_run(&self, r: usize, c: usize, len: usize) -> Option<&[T]> {
+        let at = self.base + r * self.rs + c * self.cs;
+        (self.cs == 1 || len <= 1).then(|| &self.data[at..at + len])
+    }
+    fn col_run(&self, r: usize, c: usize, len: usize) -> Option<&[T]> {
+        let at = self.base + r * self.rs + c * self.cs;
+        (self.rs == 1 || len <= 1).then(|| &self.data[at..at + len])
     }
 }
 
 /// Element `(r, c)` at `base + r·rs + coff[c]` (convolution weights: `c` is a flattened
-/// `(channel, ky, kx)` tap).
-pub(crate) struct TableMat<'a, T, V> {
+/// `(channel, ky, kx)` tap); `dense` when `coff[c] = c`.
+pub(crate) struct TableMat<'a, T> {
     pub(crate) data: &'a [T],
     pub(crate) base: usize,
     pub(crate) rs: usize,
     pub(crate) coff: &'a [usize],
-    pub(crate) zp: i32,
-    pub(crate) _acc: std::marker::PhantomData<V>,
+    pub(crate) dense: bool,
 }
 
-impl<T: ToAcc<V>, V: Acc> MatSrc for TableMat<'_, T, V> {
-    type V = V;
+impl<T: Elem> MatSrc for TableMat<'_, T> {
+    type T = T;
     #[inline(always)]
-    fn get(&self, r: usize, c: usize) -> V {
-        self.data[self.base + r * self.rs + self.coff[c]].to_acc(self.zp)
+    fn get(&self, r: usize, c: usize) -> T {
+        self.data[self.base + r * self.rs + self.coff[c]]
+    }
+    fn row_run(&self, r: usize, c: usize, len: usize) -> Option<&[T]> {
+        let at = self.base + r * self.rs + c;
+        self.dense.then(|| &self.data[at..at + len])
     }
 }
 
@@ -106,8 +126,9 @@ pub(crate) struct PatchTables {
 }
 
 /// The implicit im2col matrix `[taps × pixels]` of one (image, group): element `(t, p)` is the
-/// input value under tap `t` of output pixel `p`, or zero where the tap falls in the padding.
-pub(crate) struct Patches<'a, T, V> {
+/// input value under tap `t` of output pixel `p`, or `pad` where the tap falls in the padding
+/// (zero for floats, the zero point on the int8 path: padding contributes nothing).
+pub(crate) struct Patches<'a, T> {
     pub(crate) data: &'a [T],
     pub(crate) base: usize,
     pub(crate) tables: &'a PatchTables,
@@ -115,58 +136,134 @@ pub(crate) struct Patches<'a, T, V> {
     pub(crate) w: usize,
     pub(crate) hs: usize,
     pub(crate) ws: usize,
-    pub(crate) zp: i32,
-    pub(crate) _acc: std::marker::PhantomData<V>,
+    pub(crate) pad: T,
 }
 
-impl<T: ToAcc<V>, V: Acc> MatSrc for Patches<'_, T, V> {
-    type V = V;
+impl<T: Elem> MatSrc for Patches<'_, T> {
+    type T = T;
     #[inline(always)]
-    fn get(&self, t: usize, p: usize) -> V {
+    fn get(&self, t: usize, p: usize) -> T {
         let tb = self.tables;
         let iy = tb.py[p] + tb.dy[t];
         let ix = tb.px[p] + tb.dx[t];
         // Negative values wrap to huge usizes and fail the bound checks.
         if (iy as usize) < self.h && (ix as usize) < self.w {
-            self.data[self.base + tb.chan[t] + iy as usize * self.hs + ix as usize * self.ws].to_acc(self.zp)
+            self.data[self.base + tb.chan[t] + iy as usize * self.hs + ix as usize * self.ws]
         } else {
-            V::default()
+            self.pad
         }
     }
 }
 
-/// Packs rows `r0..r0 + rows`, columns `c0..c0 + kc` of `src` into `MR`-row panels.
-pub(crate) fn pack_a<S: MatSrc>(src: &S, r0: usize, rows: usize, c0: usize, kc: usize, dst: &mut Vec<S::V>) {
-    dst.clear();
-    if kc == 0 {
+/// Length of a packed A block of `rows × kc`.
+pub(crate) fn a_len<F: Family>(rows: usize, kc: usize) -> usize {
+    rows.div_ceil(F::MR) * kc.div_ceil(F::KG) * F::MR * F::KG
+}
+
+/// Length of a packed B block of `kc × cols`.
+pub(crate) fn b_len<F: Family>(kc: usize, cols: usize) -> usize {
+    cols.div_ceil(F::NR) * kc.div_ceil(F::KG) * F::NR * F::KG
+}
+
+/// Packs rows `r0..r0 + rows`, columns `c0..c0 + kc` of `src` into `MR`-row panels
+/// (`dst.len() == a_len(rows, kc)`), encoding with parameter `p`.
+pub(crate) fn pack_a<F: Family, S: MatSrc>(
+    src: &S,
+    p: i32,
+    r0: usize,
+    rows: usize,
+    c0: usize,
+    kc: usize,
+    dst: &mut [F::PA],
+) {
+    let (mr, kg) = (F::MR, F::KG);
+    let panel = kc.div_ceil(kg) * mr * kg;
+    if panel == 0 {
         return;
     }
-    dst.resize(rows.div_ceil(MR) * kc * MR, S::V::default());
-    for (pi, panel) in dst.chunks_exact_mut(kc * MR).enumerate() {
-        let i0 = pi * MR;
-        for i in 0..MR.min(rows - i0) {
+    if !rows.is_multiple_of(mr) || !kc.is_multiple_of(kg) {
+        dst.fill(F::PA::default());
+    }
+    for (pi, out) in dst.chunks_exact_mut(panel).enumerate() {
+        let i0 = pi * mr;
+        for i in 0..mr.min(rows - i0) {
             let r = r0 + i0 + i;
-            for (p, slot) in panel.iter_mut().skip(i).step_by(MR).enumerate() {
-                *slot = src.get(r, c0 + p);
+            // Element kk of the row goes to group kk / KG, lane i, slot kk % KG.
+            let at = |kk: usize| (kk / kg) * mr * kg + i * kg + kk % kg;
+            match src.row_run(r, c0, kc) {
+                Some(run) => run.iter().enumerate().for_each(|(kk, &x)| out[at(kk)] = F::enc_a(x, p)),
+                None => (0..kc).for_each(|kk| out[at(kk)] = F::enc_a(src.get(r, c0 + kk), p)),
             }
         }
     }
 }
 
-/// Packs rows `r0..r0 + kc`, columns `c0..c0 + cols` of `src` into `NR`-column panels.
-pub(crate) fn pack_b<S: MatSrc>(src: &S, r0: usize, kc: usize, c0: usize, cols: usize, dst: &mut Vec<S::V>) {
-    dst.clear();
-    if kc == 0 {
+/// Packs one `NR`-column panel: rows `r0..r0 + kc`, columns `j0..j0 + w` (`w ≤ NR`).
+pub(crate) fn pack_b_panel<F: Family, S: MatSrc>(
+    src: &S,
+    p: i32,
+    r0: usize,
+    kc: usize,
+    j0: usize,
+    w: usize,
+    out: &mut [F::PB],
+) {
+    let (nr, kg) = (F::NR, F::KG);
+    if w < nr || !kc.is_multiple_of(kg) {
+        out.fill(F::PB::default());
+    }
+    let at = |kk: usize, j: usize| (kk / kg) * nr * kg + j * kg + kk % kg;
+    if src.row_run(r0, j0, w).is_some() {
+        for kk in 0..kc {
+            if let Some(run) = src.row_run(r0 + kk, j0, w) {
+                if kg == 1 {
+                    let row = &mut out[kk * nr..kk * nr + w];
+                    row.iter_mut().zip(run).for_each(|(o, &x)| *o = F::enc_b(x, p));
+                } else {
+                    run.iter().enumerate().for_each(|(j, &x)| out[at(kk, j)] = F::enc_b(x, p));
+                }
+            }
+        }
+    } else if src.col_run(r0, j0, kc).is_some() {
+        for j in 0..w {
+            if let Some(run) = src.col_run(r0, j0 + j, kc) {
+                run.iter().enumerate().for_each(|(kk, &x)| out[at(kk, j)] = F::enc_b(x, p));
+            }
+        }
+    } else {
+        for kk in 0..kc {
+            for j in 0..w {
+                out[at(kk, j)] = F::enc_b(src.get(r0 + kk, j0 + j), p);
+            }
+        }
+    }
+}
+
+/// Adds the per-row sums of a packed A block (`rows` valid rows) into `sums` (VNNI
+/// corrections; wrapping).
+pub(crate) fn a_sums<F: Family>(packed: &[F::PA], rows: usize, kc: usize, sums: &mut [i32]) {
+    let (mr, kg) = (F::MR, F::KG);
+    let panel = kc.div_ceil(kg) * mr * kg;
+    if panel == 0 {
         return;
     }
-    dst.resize(cols.div_ceil(NR) * kc * NR, S::V::default());
-    for (pj, panel) in dst.chunks_exact_mut(kc * NR).enumerate() {
-        let j0 = c0 + pj * NR;
-        let w = NR.min(c0 + cols - j0);
-        for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
-            for (j, slot) in row[..w].iter_mut().enumerate() {
-                *slot = src.get(r0 + p, j0 + j);
+    for (pi, block) in packed.chunks_exact(panel).enumerate() {
+        for group in block.chunks_exact(mr * kg) {
+            for (i, lane) in group.chunks_exact(kg).enumerate().take(rows - pi * mr) {
+                let s: i32 = lane.iter().map(|&x| F::pa_i32(x)).sum();
+                sums[pi * mr + i] = sums[pi * mr + i].wrapping_add(s);
             }
+        }
+    }
+}
+
+/// Adds the per-column sums of one packed B panel (`w` valid columns) into `sums`.
+pub(crate) fn b_sums<F: Family>(panel: &[F::PB], w: usize, sums: &mut [i32]) {
+    let (nr, kg) = (F::NR, F::KG);
+    for group in panel.chunks_exact(nr * kg) {
+        for (j, lane) in group.chunks_exact(kg).enumerate().take(w) {
+            let s: i32 = lane.iter().map(|&x| F::pb_i32(x)).sum();
+            sums[j] = sums[j].wrapping_add(s);
         }
     }
 }

@@ -1,0 +1,125 @@
+//! Register-blocked GEMM microkernels, one module per ISA, behind one contract ([`Family`]).
+//!
+//! A family fixes the packed formats and the register tile: an `MR × NR` tile of C is
+//! accumulated over an A panel packed `[kc/KG][MR][KG]` and a B panel packed `[kc/KG][NR][KG]`
+//! (`KG` consecutive k values side by side: 1 for f32, 2 for `vdpbf16ps` pairs, 4 for
+//! `vpdpbusd` quads). The blocked driver in `gemm.rs` packs, loops and threads; the family
+//! only computes tiles. How a tile leaves the registers is described by [`TileIo`]: raw
+//! partial sums (plus the previous partial sums of earlier k blocks), or finished through the
+//! fused epilogue ([`Fin`]: alpha, per-column and per-row addends, ReLU/clamp, conversion to
+//! f32/bf16/f16) straight from the registers, so a fused bias+ReLU costs no extra pass.
+
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod aarch64;
+pub(crate) mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86_64;
+
+use super::dtype::Elem;
+use super::kernel::Acc;
+
+/// The activation a kernel applies in registers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum FastAct {
+    None,
+    /// `max(x, 0)`, NaN kept.
+    Relu,
+    /// `min(max(x, lo), hi)`, NaN kept (int path: bounds already clamped into i32).
+    Clamp(f32, f32),
+}
+
+/// The element type a finished tile is stored as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutKind {
+    /// The accumulator type itself (f32 or i32).
+    Acc,
+    /// bf16, rounded to nearest even.
+    Bf16,
+    /// f16, rounded to nearest even.
+    F16,
+}
+
+/// The in-register epilogue: `v = alpha·acc + col[j] + row[i]; act(v)`, stored as `out`.
+/// `col` and `row` are null when absent; `alpha` is ignored on the integer path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fin<V> {
+    pub(crate) alpha: f32,
+    pub(crate) col: *const V,
+    pub(crate) row: *const V,
+    pub(crate) act: FastAct,
+    pub(crate) out: OutKind,
+}
+
+/// Where one tile's result goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TileIo<V> {
+    /// Partial sums of earlier k blocks (row stride `ldp`), added first; null on the first block.
+    pub(crate) prev: *const V,
+    pub(crate) ldp: usize,
+    /// Destination (row stride `ldd` elements of the stored type).
+    pub(crate) dst: *mut u8,
+    pub(crate) ldd: usize,
+    /// Valid rows and columns of the tile (`≤ MR`, `≤ NR`).
+    pub(crate) mr: usize,
+    pub(crate) nr: usize,
+    /// `None`: store the raw sums as `V`. `Some`: finish them.
+    pub(crate) fin: Option<Fin<V>>,
+}
+
+/// A microkernel family: packed formats, tile shape and the tile computation.
+pub(crate) trait Family: Send + Sync + 'static {
+    /// Accumulator (f32 or wrapping i32).
+    type V: Acc;
+    /// Packed A scalar.
+    type PA: bytemuck::Pod + Default + Send + Sync;
+    /// Packed B scalar.
+    type PB: bytemuck::Pod + Default + Send + Sync;
+    /// Rows of the register tile.
+    const MR: usize;
+    /// Columns of the register tile.
+    const NR: usize;
+    /// Consecutive k values per packed group.
+    const KG: usize;
+    /// True when the tile is computed on offset-free encodings (VNNI) and the driver must
+    /// apply zero-point corrections from row and column sums.
+    const CORRECTED: bool = false;
+
+    /// Encodes an A element (`p`: the zero point on the generic int path, the +128 shift of
+    /// an unsigned VNNI side, unused for floats).
+    fn enc_a<T: Elem>(x: T, p: i32) -> Self::PA;
+    /// Encodes a B element (as [`Family::enc_a`]).
+    fn enc_b<T: Elem>(x: T, p: i32) -> Self::PB;
+    /// A packed A scalar as an integer (for VNNI sums).
+    fn pa_i32(_x: Self::PA) -> i32 {
+        0
+    }
+    /// A packed B scalar as an integer (for VNNI sums).
+    fn pb_i32(_x: Self::PB) -> i32 {
+        0
+    }
+
+    /// Computes one tile over `kg` packed groups and writes it as `io` says.
+    ///
+    /// # Safety
+    /// `a` holds `kg·MR·KG` and `b` `kg·NR·KG` readable scalars; `io.prev` (when not null) is
+    /// readable and `io.dst` writable for `io.mr` rows of `io.nr` elements at their strides;
+    /// `io.fin`'s `col` / `row` (when not null) hold `io.nr` / `io.mr` elements; the CPU has
+    /// the family's ISA.
+    unsafe fn tile(kg: usize, a: *const Self::PA, b: *const Self::PB, io: &TileIo<Self::V>);
+}
+
+/// Applies a [`FastAct`] to one f32 (scalar reference for the SIMD versions).
+#[inline(always)]
+pub(crate) fn act_f32(act: FastAct, x: f32) -> f32 {
+    match act {
+        FastAct::None => x,
+        FastAct::Relu => {
+            if x < 0.0 {
+                0.0
+            } else {
+                x
+            }
+        }
+        FastAct::Clamp(lo, hi) => super::epilogue::clamp_f32(x, lo, hi),
+    }
+}

@@ -1,0 +1,213 @@
+//! AVX2 families, 6 × 16 register tiles (12 ymm accumulators of the 16 registers):
+//!
+//! - [`F32`]: `vfmadd231ps` on ymm (f16 / bf16 inputs widened while packing).
+//! - [`U8I8`] / [`I8U8`]: AVX-VNNI `vpdpbusd` on ymm, byte quads, i32 accumulation, the same
+//!   encodings and driver corrections as the AVX-512 VNNI families.
+//!
+//! Full-width rows are finished and stored from the registers; partial tiles go through the
+//! scalar finishing code (they are the edges).
+
+use crate::cpu::arch::scalar::{Finish, store_tile};
+use crate::cpu::arch::{Family, FastAct, OutKind, TileIo};
+use crate::cpu::dtype::Elem;
+use std::arch::x86_64::*;
+
+const MR: usize = 6;
+const NR: usize = 16;
+
+/// f32 FMA family.
+pub(crate) struct F32;
+/// u8 (A) × i8 (B) AVX-VNNI family.
+pub(crate) struct U8I8;
+/// i8 (A) × u8 (B) AVX-VNNI family.
+pub(crate) struct I8U8;
+
+impl Family for F32 {
+    type V = f32;
+    type PA = f32;
+    type PB = f32;
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KG: usize = 1;
+
+    #[inline(always)]
+    fn enc_a<T: Elem>(x: T, _p: i32) -> f32 {
+        x.to_f32()
+    }
+    #[inline(always)]
+    fn enc_b<T: Elem>(x: T, _p: i32) -> f32 {
+        x.to_f32()
+    }
+
+    unsafe fn tile(kg: usize, a: *const f32, b: *const f32, io: &TileIo<f32>) {
+        // SAFETY: forwarded from the caller (panels, io pointers, AVX2 + FMA present).
+        unsafe { f32_tile(kg, a, b, io) }
+    }
+}
+
+/// `x + shift` as the unsigned byte VNNI multiplies.
+#[inline(always)]
+fn enc_unsigned<T: Elem>(x: T, shift: i32) -> u8 {
+    (x.to_i32() + shift) as u8
+}
+
+/// `x` as the signed byte VNNI multiplies.
+#[inline(always)]
+fn enc_signed<T: Elem>(x: T) -> u8 {
+    x.to_i32() as i8 as u8
+}
+
+impl Family for U8I8 {
+    type V = i32;
+    type PA = u8;
+    type PB = u8;
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KG: usize = 4;
+    const CORRECTED: bool = true;
+
+    #[inline(always)]
+    fn enc_a<T: Elem>(x: T, shift: i32) -> u8 {
+        enc_unsigned(x, shift)
+    }
+    #[inline(always)]
+    fn enc_b<T: Elem>(x: T, _p: i32) -> u8 {
+        enc_signed(x)
+    }
+    fn pa_i32(x: u8) -> i32 {
+        x as i32
+    }
+    fn pb_i32(x: u8) -> i32 {
+        x as i8 as i32
+    }
+
+    unsafe fn tile(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
+        // SAFETY: forwarded from the caller (panels, io pointers, AVX-VNNI present).
+        unsafe { vnni_tile::<true>(kg, a, b, io) }
+    }
+}
+
+impl Family for I8U8 {
+    type V = i32;
+    type PA = u8;
+    type PB = u8;
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KG: usize = 4;
+    const CORRECTED: bool = true;
+
+    #[inline(always)]
+    fn enc_a<T: Elem>(x: T, _p: i32) -> u8 {
+        enc_signed(x)
+    }
+    #[inline(always)]
+    fn enc_b<T: Elem>(x: T, shift: i32) -> u8 {
+        enc_unsigned(x, shift)
+    }
+    fn pa_i32(x: u8) -> i32 {
+        x as i8 as i32
+    }
+    fn pb_i32(x: u8) -> i32 {
+        x as i32
+    }
+
+    unsafe fn tile(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
+        // SAFETY: forwarded from the caller (panels, io pointers, AVX-VNNI present).
+        unsafe { vnni_tile::<false>(kg, a, b, io) }
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f32_tile(kg: usize, a: *const f32, b: *const f32, io: &TileIo<f32>) {
+    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..kg {
+        // SAFETY: the B panel holds NR floats per k step.
+        let bv = unsafe { [_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8))] };
+        for (i, row) in acc.iter_mut().enumerate() {
+            // SAFETY: the A panel holds MR floats per k step.
+            let ai = _mm256_set1_ps(unsafe { *a.add(i) });
+            row[0] = _mm256_fmadd_ps(ai, bv[0], row[0]);
+            row[1] = _mm256_fmadd_ps(ai, bv[1], row[1]);
+        }
+        // SAFETY: stays within (or one past) the panels.
+        unsafe {
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+    }
+    if io.nr == NR && io.fin.is_none_or(|f| f.out == OutKind::Acc) {
+        for (i, row) in acc.iter().enumerate().take(io.mr) {
+            let mut x = *row;
+            for (v, x) in x.iter_mut().enumerate() {
+                // SAFETY: full-width row i of the valid tile; the caller guarantees the pointers.
+                unsafe {
+                    if !io.prev.is_null() {
+                        *x = _mm256_add_ps(*x, _mm256_loadu_ps(io.prev.add(i * io.ldp + 8 * v)));
+                    }
+                    if let Some(f) = &io.fin {
+                        if f.alpha != 1.0 {
+                            *x = _mm256_mul_ps(*x, _mm256_set1_ps(f.alpha));
+                        }
+                        if !f.col.is_null() {
+                            *x = _mm256_add_ps(*x, _mm256_loadu_ps(f.col.add(8 * v)));
+                        }
+                        if !f.row.is_null() {
+                            *x = _mm256_add_ps(*x, _mm256_set1_ps(*f.row.add(i)));
+                        }
+                        *x = match f.act {
+                            FastAct::None => *x,
+                            FastAct::Relu => _mm256_max_ps(_mm256_setzero_ps(), *x),
+                            FastAct::Clamp(lo, hi) => {
+                                _mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), *x))
+                            }
+                        };
+                    }
+                    _mm256_storeu_ps(io.dst.cast::<f32>().add(i * io.ldd + 8 * v), *x);
+                }
+            }
+        }
+        return;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { spill_and_store(&acc, io) }
+}
+
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn vnni_tile<const A_UNSIGNED: bool>(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
+    let mut acc = [[_mm256_setzero_si256(); 2]; MR];
+    let (mut a, mut b) = (a.cast::<i32>(), b);
+    for _ in 0..kg {
+        // SAFETY: the B panel holds NR quads (4·NR bytes) per k group.
+        let bv = unsafe { [_mm256_loadu_si256(b.cast()), _mm256_loadu_si256(b.add(32).cast())] };
+        for (i, row) in acc.iter_mut().enumerate() {
+            // SAFETY: the A panel holds MR quads per k group.
+            let ai = _mm256_set1_epi32(unsafe { a.add(i).read_unaligned() });
+            for (c, &bx) in row.iter_mut().zip(&bv) {
+                *c = if A_UNSIGNED { _mm256_dpbusd_avx_epi32(*c, ai, bx) } else { _mm256_dpbusd_avx_epi32(*c, bx, ai) };
+            }
+        }
+        // SAFETY: stays within (or one past) the panels.
+        unsafe {
+            a = a.add(MR);
+            b = b.add(4 * NR);
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { spill_and_store(&acc, io) }
+}
+
+/// Writes the ymm accumulators to memory and finishes them with the scalar code.
+///
+/// # Safety
+/// As [`Family::tile`]'s `io` requirements; `X` is a vector of 8 `V` lanes.
+unsafe fn spill_and_store<X: Copy, V: Finish>(acc: &[[X; 2]; MR], io: &TileIo<V>) {
+    const { assert!(std::mem::size_of::<[X; 2]>() == NR * 4) };
+    let mut tile = [[V::default(); NR]; MR];
+    for (t, row) in tile.iter_mut().zip(acc) {
+        // SAFETY: two 8-lane vectors of 4-byte lanes are exactly NR elements of V (4 bytes).
+        unsafe { std::ptr::copy_nonoverlapping(row.as_ptr().cast::<V>(), t.as_mut_ptr(), NR) };
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { store_tile(&tile, io) }
+}

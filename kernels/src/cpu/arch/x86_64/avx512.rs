@@ -1,0 +1,337 @@
+//! AVX-512 families, 12 × 32 register tiles (24 zmm accumulators: 12 rows broadcast from A
+//! against two 16-lane vectors of B, enough independent FMAs to cover the 4-cycle latency at
+//! two per cycle):
+//!
+//! - [`F32`]: `vfmadd231ps`, f32 (f16 / bf16 inputs widened while packing).
+//! - [`Bf16`]: `vdpbf16ps`, bf16 pairs (B packed VNNI-2), f32 accumulation.
+//! - [`U8I8`] / [`I8U8`]: `vpdpbusd`, byte quads (VNNI-4) with i32 accumulation; the
+//!   unsigned side is A (matmul: u8 activations, i8 shifted by +128) or B (convolution:
+//!   activations are the patches). Zero points and the shift are corrected by the driver
+//!   from row and column sums.
+//!
+//! Partial tiles use masked loads and stores; the epilogue ([`super::super::Fin`]) runs on
+//! the accumulators before the store.
+
+use super::mask16;
+use crate::cpu::arch::{Family, FastAct, Fin, OutKind, TileIo};
+use crate::cpu::dtype::Elem;
+use std::arch::x86_64::*;
+
+const MR: usize = 12;
+const NR: usize = 32;
+
+/// f32 FMA family.
+pub(crate) struct F32;
+/// bf16 dot-product family (needs AVX512_BF16).
+pub(crate) struct Bf16;
+/// u8 (A) × i8 (B) VNNI family (needs AVX512_VNNI).
+pub(crate) struct U8I8;
+/// i8 (A) × u8 (B) VNNI family (needs AVX512_VNNI).
+pub(crate) struct I8U8;
+
+impl Family for F32 {
+    type V = f32;
+    type PA = f32;
+    type PB = f32;
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KG: usize = 1;
+
+    #[inline(always)]
+    fn enc_a<T: Elem>(x: T, _p: i32) -> f32 {
+        x.to_f32()
+    }
+    #[inline(always)]
+    fn enc_b<T: Elem>(x: T, _p: i32) -> f32 {
+        x.to_f32()
+    }
+
+    unsafe fn tile(kg: usize, a: *const f32, b: *const f32, io: &TileIo<f32>) {
+        // SAFETY: forwarded from the caller (panels, io pointers, AVX-512 present).
+        unsafe { if io.nr <= 16 { f32_tile::<1>(kg, a, b, io) } else { f32_tile::<2>(kg, a, b, io) } }
+    }
+}
+
+impl Family for Bf16 {
+    type V = f32;
+    type PA = u16;
+    type PB = u16;
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KG: usize = 2;
+
+    #[inline(always)]
+    fn enc_a<T: Elem>(x: T, _p: i32) -> u16 {
+        half::bf16::from_f32(x.to_f32()).to_bits()
+    }
+    #[inline(always)]
+    fn enc_b<T: Elem>(x: T, _p: i32) -> u16 {
+        half::bf16::from_f32(x.to_f32()).to_bits()
+    }
+
+    unsafe fn tile(kg: usize, a: *const u16, b: *const u16, io: &TileIo<f32>) {
+        // SAFETY: forwarded from the caller (panels, io pointers, AVX-512 BF16 present).
+        unsafe { if io.nr <= 16 { bf16_tile::<1>(kg, a, b, io) } else { bf16_tile::<2>(kg, a, b, io) } }
+    }
+}
+
+/// `x + shift` as the unsigned byte VNNI multiplies (`shift` = 128 for i8 data).
+#[inline(always)]
+fn enc_unsigned<T: Elem>(x: T, shift: i32) -> u8 {
+    (x.to_i32() + shift) as u8
+}
+
+/// `x` as the signed byte VNNI multiplies.
+#[inline(always)]
+fn enc_signed<T: Elem>(x: T) -> u8 {
+    x.to_i32() as i8 as u8
+}
+
+impl Family for U8I8 {
+    type V = i32;
+    type PA = u8;
+    type PB = u8;
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KG: usize = 4;
+    const CORRECTED: bool = true;
+
+    #[inline(always)]
+    fn enc_a<T: Elem>(x: T, shift: i32) -> u8 {
+        enc_unsigned(x, shift)
+    }
+    #[inline(always)]
+    fn enc_b<T: Elem>(x: T, _p: i32) -> u8 {
+        enc_signed(x)
+    }
+    fn pa_i32(x: u8) -> i32 {
+        x as i32
+    }
+    fn pb_i32(x: u8) -> i32 {
+        x as i8 as i32
+    }
+
+    unsafe fn tile(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
+        // SAFETY: forwarded from the caller (panels, io pointers, AVX-512 VNNI present).
+        unsafe { if io.nr <= 16 { vnni_tile::<1, true>(kg, a, b, io) } else { vnni_tile::<2, true>(kg, a, b, io) } }
+    }
+}
+
+impl Family for I8U8 {
+    type V = i32;
+    type PA = u8;
+    type PB = u8;
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KG: usize = 4;
+    const CORRECTED: bool = true;
+
+    #[inline(always)]
+    fn enc_a<T: Elem>(x: T, _p: i32) -> u8 {
+        enc_signed(x)
+    }
+    #[inline(always)]
+    fn enc_b<T: Elem>(x: T, shift: i32) -> u8 {
+        enc_unsigned(x, shift)
+    }
+    fn pa_i32(x: u8) -> i32 {
+        x as i8 as i32
+    }
+    fn pb_i32(x: u8) -> i32 {
+        x as i32
+    }
+
+    unsafe fn tile(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
+        // SAFETY: forwarded from the caller (panels, io pointers, AVX-512 VNNI present).
+        unsafe { if io.nr <= 16 { vnni_tile::<1, false>(kg, a, b, io) } else { vnni_tile::<2, false>(kg, a, b, io) } }
+    }
+}
+
+/// 12 × 16·NV f32 tile; B panels are `NR` (32) wide whatever `NV` is.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
+unsafe fn f32_tile<const NV: usize>(kg: usize, a: *const f32, b: *const f32, io: &TileIo<f32>) {
+    let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..kg {
+        let mut bv = [_mm512_setzero_ps(); NV];
+        for (v, x) in bv.iter_mut().enumerate() {
+            // SAFETY: the B panel holds NR floats per k step.
+            *x = unsafe { _mm512_loadu_ps(b.add(16 * v)) };
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            // SAFETY: the A panel holds MR floats per k step.
+            let ai = _mm512_set1_ps(unsafe { *a.add(i) });
+            for (c, &bx) in row.iter_mut().zip(&bv) {
+                *c = _mm512_fmadd_ps(ai, bx, *c);
+            }
+        }
+        // SAFETY: stays within (or one past) the panels.
+        unsafe {
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { store_f32(&acc, io) }
+}
+
+/// 12 × 16·NV bf16-pair tile (`vdpbf16ps`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16,fma,f16c")]
+unsafe fn bf16_tile<const NV: usize>(kg: usize, a: *const u16, b: *const u16, io: &TileIo<f32>) {
+    let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+    let (mut a, mut b) = (a.cast::<i32>(), b);
+    for _ in 0..kg {
+        let mut bv = [_mm512_setzero_si512(); NV];
+        for (v, x) in bv.iter_mut().enumerate() {
+            // SAFETY: the B panel holds NR pairs (2·NR u16) per k group.
+            *x = unsafe { _mm512_loadu_si512(b.add(32 * v).cast()) };
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            // SAFETY: the A panel holds MR pairs (one i32 each) per k group.
+            let ai: __m512bh = unsafe { std::mem::transmute(_mm512_set1_epi32(a.add(i).read_unaligned())) };
+            for (c, &bx) in row.iter_mut().zip(&bv) {
+                // SAFETY: __m512i and __m512bh are both 64 plain bytes.
+                let bh: __m512bh = unsafe { std::mem::transmute(bx) };
+                *c = _mm512_dpbf16_ps(*c, ai, bh);
+            }
+        }
+        // SAFETY: stays within (or one past) the panels.
+        unsafe {
+            a = a.add(MR);
+            b = b.add(2 * NR);
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { store_f32(&acc, io) }
+}
+
+/// 12 × 16·NV byte-quad tile (`vpdpbusd`); `A_UNSIGNED` says which operand holds the
+/// unsigned bytes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn vnni_tile<const NV: usize, const A_UNSIGNED: bool>(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
+    let mut acc = [[_mm512_setzero_si512(); NV]; MR];
+    let (mut a, mut b) = (a.cast::<i32>(), b);
+    for _ in 0..kg {
+        let mut bv = [_mm512_setzero_si512(); NV];
+        for (v, x) in bv.iter_mut().enumerate() {
+            // SAFETY: the B panel holds NR quads (4·NR bytes) per k group.
+            *x = unsafe { _mm512_loadu_si512(b.add(64 * v).cast()) };
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            // SAFETY: the A panel holds MR quads (one i32 each) per k group.
+            let ai = _mm512_set1_epi32(unsafe { a.add(i).read_unaligned() });
+            for (c, &bx) in row.iter_mut().zip(&bv) {
+                *c = if A_UNSIGNED { _mm512_dpbusd_epi32(*c, ai, bx) } else { _mm512_dpbusd_epi32(*c, bx, ai) };
+            }
+        }
+        // SAFETY: stays within (or one past) the panels.
+        unsafe {
+            a = a.add(MR);
+            b = b.add(4 * NR);
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { store_i32(&acc, io) }
+}
+
+/// f32 → bf16 bits, rounded to nearest even, NaN kept quiet (as `half::bf16::from_f32`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+fn to_bf16(x: __m512) -> __m256i {
+    let bits = _mm512_castps_si512(x);
+    let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(bits), _mm512_set1_epi32(1));
+    let rounded = _mm512_srli_epi32::<16>(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))));
+    let nan = _mm512_or_si512(_mm512_srli_epi32::<16>(bits), _mm512_set1_epi32(0x40));
+    let is_nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
+    _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(is_nan, rounded, nan))
+}
+
+/// Adds previous partial sums, finishes (alpha, addends, activation) and stores an f32 tile.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,f16c")]
+unsafe fn store_f32<const NV: usize>(acc: &[[__m512; NV]; MR], io: &TileIo<f32>) {
+    let fin: Option<&Fin<f32>> = io.fin.as_ref();
+    for (i, row) in acc.iter().enumerate().take(io.mr) {
+        for (v, &x) in row.iter().enumerate() {
+            let rem = io.nr.saturating_sub(16 * v);
+            if rem == 0 {
+                break;
+            }
+            let m = mask16(rem);
+            // SAFETY: the caller guarantees `io`'s pointers for the valid mr × nr tile (and
+            // `fin`'s addends for its rows and columns); masked lanes are neither read nor
+            // written.
+            unsafe {
+                let mut x = x;
+                if !io.prev.is_null() {
+                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, io.prev.add(i * io.ldp + 16 * v)));
+                }
+                let at = i * io.ldd + 16 * v;
+                let Some(f) = fin else {
+                    _mm512_mask_storeu_ps(io.dst.cast::<f32>().add(at), m, x);
+                    continue;
+                };
+                if f.alpha != 1.0 {
+                    x = _mm512_mul_ps(x, _mm512_set1_ps(f.alpha));
+                }
+                if !f.col.is_null() {
+                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, f.col.add(16 * v)));
+                }
+                if !f.row.is_null() {
+                    x = _mm512_add_ps(x, _mm512_set1_ps(*f.row.add(i)));
+                }
+                x = match f.act {
+                    FastAct::None => x,
+                    // max/min return their second operand when either is NaN: NaN is kept.
+                    FastAct::Relu => _mm512_max_ps(_mm512_setzero_ps(), x),
+                    FastAct::Clamp(lo, hi) => _mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), x)),
+                };
+                match f.out {
+                    OutKind::Acc => _mm512_mask_storeu_ps(io.dst.cast::<f32>().add(at), m, x),
+                    OutKind::Bf16 => _mm256_mask_storeu_epi16(io.dst.cast::<i16>().add(at), m, to_bf16(x)),
+                    OutKind::F16 => {
+                        let h = _mm512_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x);
+                        _mm256_mask_storeu_epi16(io.dst.cast::<i16>().add(at), m, h)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds previous partial sums, finishes (addends, ReLU/clamp) and stores an i32 tile.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+unsafe fn store_i32<const NV: usize>(acc: &[[__m512i; NV]; MR], io: &TileIo<i32>) {
+    let fin: Option<&Fin<i32>> = io.fin.as_ref();
+    for (i, row) in acc.iter().enumerate().take(io.mr) {
+        for (v, &x) in row.iter().enumerate() {
+            let rem = io.nr.saturating_sub(16 * v);
+            if rem == 0 {
+                break;
+            }
+            let m = mask16(rem);
+            // SAFETY: as in `store_f32`.
+            unsafe {
+                let mut x = x;
+                if !io.prev.is_null() {
+                    x = _mm512_add_epi32(x, _mm512_maskz_loadu_epi32(m, io.prev.add(i * io.ldp + 16 * v)));
+                }
+                if let Some(f) = fin {
+                    if !f.col.is_null() {
+                        x = _mm512_add_epi32(x, _mm512_maskz_loadu_epi32(m, f.col.add(16 * v)));
+                    }
+                    if !f.row.is_null() {
+                        x = _mm512_add_epi32(x, _mm512_set1_epi32(*f.row.add(i)));
+                    }
+                    x = match f.act {
+                        FastAct::None => x,
+                        FastAct::Relu => _mm512_max_epi32(x, _mm512_setzero_si512()),
+                        FastAct::Clamp(lo, hi) => _mm512_min_epi32(
+                            _mm512_max_epi32(x, _mm512_set1_epi32(lo as i32)),
+                            _mm512_set1_epi32(hi as i32),
+                        ),
+                    };
+                }
+                _mm512_mask_storeu_epi32(io.dst.cast::<i32>().add(i * io.ldd + 16 * v), m, x);
+            }
+        }
+    }
+}

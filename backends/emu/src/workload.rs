@@ -83,7 +83,10 @@ impl Gemm {
 
     fn conv2d_with(shape: &ConvShape, dtype: DType, scalesim: bool) -> Result<Gemm> {
         let bad = |arg: &str, expected: &str, got: String| Error::invalid("conv2d", arg, expected, got);
-        if shape.groups == 0 || shape.in_channels % shape.groups != 0 || shape.out_channels % shape.groups != 0 {
+        if shape.groups == 0
+            || !shape.in_channels.is_multiple_of(shape.groups)
+            || !shape.out_channels.is_multiple_of(shape.groups)
+        {
             return Err(bad(
                 "groups",
                 "a positive divisor of the input and output channels",

@@ -15,6 +15,7 @@
 //! Only the int8 path runs on the crossbars (they hold integer conductance levels); float
 //! MAC ops are unsupported. Non-MAC ops run on the digital periphery's vector unit.
 
+mod bits;
 pub mod config;
 pub(crate) mod numerics;
 pub(crate) mod rng;
@@ -33,6 +34,7 @@ use accel_kernels::{HostIn, HostOut};
 pub struct Analog {
     cfg: AnalogConfig,
     shortcut: bool,
+    bit_planes: bool,
 }
 
 /// How a GEMM maps onto crossbars.
@@ -59,7 +61,7 @@ fn mul(a: u64, b: u64) -> u64 {
 impl Analog {
     /// A model of `cfg`.
     pub fn new(cfg: AnalogConfig) -> Analog {
-        Analog { cfg, shortcut: true }
+        Analog { cfg, shortcut: true, bit_planes: true }
     }
 
     /// Whether an ideal device may skip the bit-sliced simulation and compute the exact
@@ -67,6 +69,14 @@ impl Analog {
     /// off to run every conversion.
     pub fn with_ideal_shortcut(mut self, on: bool) -> Analog {
         self.shortcut = on;
+        self
+    }
+
+    /// Whether devices with integer conductance levels use the bit-plane (popcount) form of
+    /// the datapath (the default; it performs the same conversions in the same order, which
+    /// a test checks). Turn it off to run the level-by-level form.
+    pub fn with_bit_planes(mut self, on: bool) -> Analog {
+        self.bit_planes = on;
         self
     }
 
@@ -251,8 +261,20 @@ impl DeviceModel for Analog {
             }
             AnalogPlan::Crossbar { .. } => {
                 let cfg = &self.cfg;
-                let kernel =
-                    move |rep, a: &[f32], b: &[f32], m, k, n| numerics::gemm(cfg, rep, zero_points, a, b, (m, k, n));
+                let n = &cfg.noise;
+                // Integer levels (no programming error, drift or IR drop): the bit-plane form.
+                let integer = n.programming_sigma == 0.0 && cfg.drift_factor() == 1.0 && n.ir_drop == 0.0;
+                let planes = integer && self.bit_planes;
+                let kernel = move |rep, a: &[f32], b: &[f32], m, k, n| {
+                    let dims = (m, k, n);
+                    let y = if planes {
+                        bits::gemm(cfg, rep, zero_points, a, b, dims)
+                    } else {
+                        numerics::gemm(cfg, rep, zero_points, a, b, dims)
+                    };
+                    // The digital periphery rounds the recombined codes to the integer output.
+                    y.into_iter().map(f64::round).collect()
+                };
                 run_lowered(op, inputs, out, &kernel, f32::NAN)
             }
         }

@@ -150,7 +150,7 @@ impl PimConfig {
         in_range(name, "organization.channels", o.channels, 1, 1 << 16)?;
         in_range(name, "organization.banks_per_channel", o.banks_per_channel, 1, 1 << 16)?;
         in_range(name, "organization.banks_per_unit", o.banks_per_unit, 1, o.banks_per_channel)?;
-        if o.banks_per_channel % o.banks_per_unit != 0 {
+        if !o.banks_per_channel.is_multiple_of(o.banks_per_unit) {
             return Err(field_error(
                 name,
                 "organization.banks_per_unit",

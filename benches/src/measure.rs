@@ -40,7 +40,7 @@ pub fn time(min_reps: usize, min_secs: f64, mut run: impl FnMut() -> BenchResult
     }
     times.sort_by(f64::total_cmp);
     let mid = times.len() / 2;
-    let median_s = if times.len() % 2 == 0 { (times[mid - 1] + times[mid]) / 2.0 } else { times[mid] };
+    let median_s = if times.len().is_multiple_of(2) { (times[mid - 1] + times[mid]) / 2.0 } else { times[mid] };
     Ok(Timing { best_s: times[0], median_s, reps })
 }
 

@@ -87,7 +87,7 @@ impl ConvShape {
     }
 
     fn validate(&self) -> Result<(), String> {
-        if self.c % self.groups != 0 || self.k % self.groups != 0 {
+        if !self.c.is_multiple_of(self.groups) || !self.k.is_multiple_of(self.groups) {
             return Err(format!("groups = {} must divide C = {} and K = {}", self.groups, self.c, self.k));
         }
         if self.r > self.h + 2 * self.pad || self.s > self.w + 2 * self.pad {

@@ -2,43 +2,82 @@
 //! or lifted views, so any strides).
 //!
 //! General case: an implicit GEMM per (image, group): `out[n, g·Og.., :] = W_g (Og × Cg·kH·kW)
-//! · X (Cg·kH·kW × oH·oW)`, where `X` is never built: the GEMM's packing reads it tap by tap
-//! through [`PatchTables`] (padding reads as zero; on the int8 path that is "contributes
-//! nothing", as if padded with the zero point). The dense output of one (image, group) is a
-//! contiguous `[Og, oH·oW]` block, so the epilogue's channel is the GEMM row.
+//! · X (Cg·kH·kW × oH·oW)`, where `X` is never built: the GEMM's packing gathers it a row of
+//! pixels at a time through [`Patches`] (padding reads as zero; on the int8 path that is
+//! "contributes nothing", as if padded with the zero point). A 1×1 stride-1 unpadded
+//! convolution needs no gather: `X` is the input's `[Cg, H·W]` matrix itself. The dense output
+//! of one (image, group) is a contiguous `[Og, oH·oW]` block, so the epilogue's channel is the
+//! GEMM row; long pixel rows are computed in column spans ([`pixel_span`]).
 //!
-//! Depthwise (groups = C = O): a direct loop per (image, channel) plane over the taps, with
+//! Depthwise (groups = C = O): `depthwise` (phase planes, register-blocked, compiled per
+//! ISA); shapes it declines take a direct loop per (image, channel) plane over the taps, with
 //! the valid output range of each tap computed once so the inner loop has no bound checks.
 
 use super::dtype::{Data, Elem};
 use super::epilogue::{At, ChanAxis, Epilogue, Residual};
-use super::gemm::{GemmAcc, Product, ProductBody, Tile, TileEpi, dispatch_product};
+use super::gemm::{FastPlan, GemmAcc, Product, ProductBody, Tile, TileEpi, dispatch_product};
 use super::isa::Isa;
 use super::kernel::Acc;
-use super::pack::{PatchTables, Patches, TableMat, ToAcc};
+use super::pack::{MatSrc, StridedMat, TableMat, ToAcc};
+pub(crate) use super::patches::valid_range;
+use super::patches::{Geometry, PatchTables, Patches};
 use super::{DenseFn, input, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::ConvDesc;
 use accel_core::{Op, Result};
 use rayon::prelude::*;
 
-/// Offsets beyond this magnitude lie outside any buffer; clamping keeps the index arithmetic
-/// of absurd paddings from overflowing.
-const FAR: i128 = 1 << 61;
-
-/// `v` clamped into `±2⁶¹`, as isize.
-pub(crate) fn sat(v: i128) -> isize {
-    v.clamp(-FAR, FAR) as isize
+/// Output pixels per GEMM: the GEMM packs a whole `kc × n` block of B before computing, which
+/// falls out of L2 for long rows of pixels (measured: 64×n×576 runs ~40% slower per flop at
+/// n = 1568 than at n = 896), so long products are split into column spans whose packed
+/// block stays near 768 KiB.
+fn pixel_span(taps: usize, pixels: usize) -> usize {
+    let kc = taps.div_ceil(taps.div_ceil(512).max(1)).max(1);
+    let span = ((768 << 10) / 4 / kc).max(256) / 64 * 64;
+    // Splitting is only worth it when at least two full spans result.
+    if pixels >= 2 * span { span } else { pixels }
 }
 
-/// For `i = o·stride + off`, the range of `o < out_len` with `0 <= i < in_len`.
-pub(crate) fn valid_range(out_len: usize, in_len: usize, stride: usize, off: i128) -> (usize, usize) {
-    let s = stride as i128;
-    let lo = if off >= 0 { 0 } else { (-off + s - 1) / s };
-    let room = in_len as i128 - off;
-    let hi = if room <= 0 { 0 } else { ((room + s - 1) / s).min(out_len as i128) };
-    let lo = lo.min(hi);
-    (lo as usize, hi as usize)
+/// Columns `c0..` of a source.
+struct Cols<'s, S> {
+    src: &'s S,
+    c0: usize,
+}
+
+impl<S: MatSrc> MatSrc for Cols<'_, S> {
+    type T = S::T;
+    #[inline(always)]
+    fn get(&self, r: usize, c: usize) -> S::T {
+        self.src.get(r, self.c0 + c)
+    }
+    fn row_run(&self, r: usize, c: usize, len: usize) -> Option<&[S::T]> {
+        self.src.row_run(r, self.c0 + c, len)
+    }
+    fn col_run(&self, r: usize, c: usize, len: usize) -> Option<&[S::T]> {
+        self.src.col_run(r, self.c0 + c, len)
+    }
+    fn row_into(&self, r: usize, c: usize, out: &mut [S::T]) {
+        self.src.row_into(r, self.c0 + c, out)
+    }
+}
+
+/// An epilogue whose tiles start `c0` columns further right (the residual's pixels).
+struct Shifted<E> {
+    epi: E,
+    c0: usize,
+}
+
+impl<V, T, E: TileEpi<V, T>> TileEpi<V, T> for Shifted<E> {
+    fn reads_prev(&self) -> bool {
+        self.epi.reads_prev()
+    }
+    fn apply(&self, t: Tile, acc: &mut [V], dst: &mut [T], ld: usize) {
+        self.epi.apply(Tile { c0: t.c0 + self.c0, ..t }, acc, dst, ld)
+    }
+    fn fast(&self) -> Option<FastPlan<'_, V>> {
+        // Convolution channels are rows: the plan does not depend on columns.
+        self.epi.fast()
+    }
 }
 
 /// Loads input plane `base` (`h × w`, strides `hs`, `ws`) into `plane`, row-major, converted.
@@ -156,7 +195,9 @@ impl ProductBody for Run<'_, '_> {
         for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
     {
         if self.d.is_depthwise() {
-            self.depthwise::<TX, TW, V, T>(x, w, dst);
+            if !super::depthwise::depthwise(self.isa, self.d, self.s, x, w, dst) {
+                self.depthwise::<TX, TW, V, T>(x, w, dst);
+            }
         } else {
             self.implicit_gemm::<TX, TW, V, T>(x, w, dst);
         }
@@ -174,32 +215,55 @@ impl Run<'_, '_> {
         for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
     {
         let d = self.d;
-        let (xs, ws) = (self.s.x.view.strides(), self.s.w.view.strides());
+        let xs = self.s.x.view.strides();
+        let (cg, [kh, kw], [h, wi]) = (d.in_per_group(), d.kernel, d.input);
+        let xbase = |n: usize, gi: usize| self.s.x.view.offset() + n * xs[0] + gi * cg * xs[1];
+        let unpadded = d.padding == [[0, 0], [0, 0]];
+        // A 1×1 stride-1 convolution without padding reads the input planes as they are: B is
+        // the `[Cg, H·W]` matrix itself, packed from contiguous rows when W is innermost (NCHW)
+        // or from contiguous columns when C is (NHWC).
+        if kh == 1 && kw == 1 && d.stride == [1, 1] && unpadded && (h == 1 || xs[2] == wi * xs[3]) {
+            self.products(w, dst, |n, gi| StridedMat { data: x, base: xbase(n, gi), rs: xs[1], cs: xs[3] });
+        } else {
+            let t = PatchTables::new(&Geometry {
+                channels: cg,
+                input: d.input,
+                kernel: d.kernel,
+                output: d.output,
+                stride: d.stride,
+                dilation: d.dilation,
+                pad: [d.padding[0][0], d.padding[1][0]],
+                strides: [xs[1], xs[2], xs[3]],
+            });
+            let pad = TX::from_i32_wrapping(d.zero_points.0);
+            self.products(w, dst, |n, gi| Patches { data: x, base: xbase(n, gi), tables: &t, pad });
+        }
+    }
+
+    /// One GEMM per (image, group): `out[n, g·Og.., :] = W_g · B(n, g)`.
+    fn products<TW, V, T, B>(&self, w: &[TW], dst: &mut [T], b: impl Fn(usize, usize) -> B + Sync)
+    where
+        TW: ToAcc<V>,
+        V: GemmAcc,
+        T: Elem,
+        B: MatSrc,
+        for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
+    {
+        let d = self.d;
+        let ws = self.s.w.view.strides();
         let (g, cg, og) = (d.groups, d.in_per_group(), d.out_per_group());
         let ([kh, kw], [oh, ow]) = (d.kernel, d.output);
-        let taps = cg * kh * kw;
-        let pixels = oh * ow;
-        let mut t = PatchTables::default();
+        let (taps, pixels) = (cg * kh * kw, oh * ow);
         let mut wcoff = Vec::with_capacity(taps);
         for c in 0..cg {
             for i in 0..kh {
                 for j in 0..kw {
-                    t.chan.push(c * xs[1]);
-                    t.dy.push(sat((i * d.dilation[0]) as i128));
-                    t.dx.push(sat((j * d.dilation[1]) as i128));
                     wcoff.push(c * ws[1] + i * ws[2] + j * ws[3]);
                 }
             }
         }
-        for y in 0..oh {
-            for xo in 0..ow {
-                t.py.push(sat((y * d.stride[0]) as i128 - d.padding[0][0] as i128));
-                t.px.push(sat((xo * d.stride[1]) as i128 - d.padding[1][0] as i128));
-            }
-        }
-        let (zx, zw) = d.zero_points;
-        let [h, wi] = d.input;
         let wdense = wcoff.iter().enumerate().all(|(i, &o)| o == i);
+        let (zx, zw) = d.zero_points;
         dst.par_chunks_mut(og * pixels).enumerate().for_each(|(idx, chunk)| {
             let (n, gi) = (idx / g, idx % g);
             let a = TableMat {
@@ -209,18 +273,25 @@ impl Run<'_, '_> {
                 coff: &wcoff,
                 dense: wdense,
             };
-            let b = Patches {
-                data: x,
-                base: self.s.x.view.offset() + n * xs[0] + gi * cg * xs[1],
-                tables: &t,
-                h,
-                w: wi,
-                hs: xs[2],
-                ws: xs[3],
-                pad: TX::from_i32_wrapping(zx),
-            };
-            let p = Product { isa: self.isa, a: &a, b: &b, m: og, n: pixels, k: taps, za: zw, zb: zx };
-            V::gemm(&p, chunk, &self.s.at(n, gi * og));
+            let (b, epi) = (b(n, gi), self.s.at(n, gi * og));
+            let span = pixel_span(taps, pixels);
+            if span >= pixels {
+                let p = Product { isa: self.isa, a: &a, b: &b, m: og, n: pixels, k: taps, za: zw, zb: zx };
+                V::gemm(&p, chunk, &epi);
+                return;
+            }
+            // Column spans of the output, each computed densely and copied into its rows.
+            let mut tmp = Vec::new();
+            for c0 in (0..pixels).step_by(span) {
+                let cols = span.min(pixels - c0);
+                tmp.resize(og * cols, T::default());
+                let b = Cols { src: &b, c0 };
+                let p = Product { isa: self.isa, a: &a, b: &b, m: og, n: cols, k: taps, za: zw, zb: zx };
+                V::gemm(&p, &mut tmp, &Shifted { epi, c0 });
+                for (row, t) in chunk.chunks_exact_mut(pixels).zip(tmp.chunks_exact(cols)) {
+                    row[c0..c0 + cols].copy_from_slice(t);
+                }
+            }
         });
     }
 

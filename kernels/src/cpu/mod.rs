@@ -28,6 +28,7 @@
 pub(crate) mod arch;
 mod conv;
 mod conv_transpose;
+mod depthwise;
 pub(crate) mod dtype;
 mod elementwise;
 mod epilogue;
@@ -37,6 +38,7 @@ mod kernel;
 mod layout;
 mod matmul;
 mod pack;
+mod patches;
 mod reduce;
 
 use crate::{HostIn, HostOut};
@@ -64,7 +66,7 @@ pub fn execute_on(isa: isa::Isa, op: &Op, inputs: &[HostIn<'_>], out: HostOut<'_
     match op {
         Op::Matmul(d) => matmul::matmul(isa, d, inputs, out),
         Op::Conv(d) => conv::conv(isa, d, inputs, out),
-        Op::ConvTranspose(d) => conv_transpose::conv_transpose(d, inputs, out),
+        Op::ConvTranspose(d) => conv_transpose::conv_transpose(isa, d, inputs, out),
         Op::Unary(d) => elementwise::unary(d, inputs, out),
         Op::Binary(d) => elementwise::binary(d, inputs, out),
         Op::Cast(d) => elementwise::cast(d, inputs, out),

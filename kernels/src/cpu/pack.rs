@@ -3,7 +3,7 @@
 //! A [`MatSrc`] is a logical matrix the GEMM reads while packing: `get(r, c)` returns the raw
 //! storage element (padding reads as the source's pad value). Sources cover any strided view
 //! ([`StridedMat`]), convolution weights with a per-column offset table ([`TableMat`]) and the
-//! implicit im2col matrix of a convolution input ([`Patches`]), so no operand is ever
+//! implicit im2col matrix of a convolution input (`patches::Patches`), so no operand is ever
 //! materialised beyond one packed block. Sources that are contiguous along a row or a column
 //! say so ([`MatSrc::row_run`], [`MatSrc::col_run`]) and are packed from slices.
 //!
@@ -61,6 +61,14 @@ pub(crate) trait MatSrc: Sync {
     fn col_run(&self, _r: usize, _c: usize, _len: usize) -> Option<&[Self::T]> {
         None
     }
+    /// Copies elements `(r, c..c + out.len())` into `out`; sources with a faster gather than
+    /// element-by-element [`MatSrc::get`] (convolution patches: runs along output rows,
+    /// padding filled in bulk) override it.
+    fn row_into(&self, r: usize, c: usize, out: &mut [Self::T]) {
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = self.get(r, c + j);
+        }
+    }
 }
 
 /// Element `(r, c)` at `base + r·rs + c·cs` (any strided view).
@@ -106,52 +114,6 @@ impl<T: Elem> MatSrc for TableMat<'_, T> {
     fn row_run(&self, r: usize, c: usize, len: usize) -> Option<&[T]> {
         let at = self.base + r * self.rs + c;
         self.dense.then(|| &self.data[at..at + len])
-    }
-}
-
-/// Per-tap and per-pixel tables of a forward convolution's implicit im2col matrix, shared by
-/// every (image, group).
-#[derive(Debug, Default)]
-pub(crate) struct PatchTables {
-    /// Channel offset of tap `t` (`ci · stride_C`).
-    pub(crate) chan: Vec<usize>,
-    /// Row displacement of tap `t` (`ky · dH`).
-    pub(crate) dy: Vec<isize>,
-    /// Column displacement of tap `t` (`kx · dW`).
-    pub(crate) dx: Vec<isize>,
-    /// Top input row of output pixel `p` (`y · sH − pad_top`).
-    pub(crate) py: Vec<isize>,
-    /// Left input column of output pixel `p` (`x · sW − pad_left`).
-    pub(crate) px: Vec<isize>,
-}
-
-/// The implicit im2col matrix `[taps × pixels]` of one (image, group): element `(t, p)` is the
-/// input value under tap `t` of output pixel `p`, or `pad` where the tap falls in the padding
-/// (zero for floats, the zero point on the int8 path: padding contributes nothing).
-pub(crate) struct Patches<'a, T> {
-    pub(crate) data: &'a [T],
-    pub(crate) base: usize,
-    pub(crate) tables: &'a PatchTables,
-    pub(crate) h: usize,
-    pub(crate) w: usize,
-    pub(crate) hs: usize,
-    pub(crate) ws: usize,
-    pub(crate) pad: T,
-}
-
-impl<T: Elem> MatSrc for Patches<'_, T> {
-    type T = T;
-    #[inline(always)]
-    fn get(&self, t: usize, p: usize) -> T {
-        let tb = self.tables;
-        let iy = tb.py[p] + tb.dy[t];
-        let ix = tb.px[p] + tb.dx[t];
-        // Negative values wrap to huge usizes and fail the bound checks.
-        if (iy as usize) < self.h && (ix as usize) < self.w {
-            self.data[self.base + tb.chan[t] + iy as usize * self.hs + ix as usize * self.ws]
-        } else {
-            self.pad
-        }
     }
 }
 
@@ -231,9 +193,13 @@ pub(crate) fn pack_b_panel<F: Family, S: MatSrc>(
             }
         }
     } else {
+        const { assert!(F::NR <= 64) };
+        let mut row = [S::T::default(); 64];
+        let row = &mut row[..w.min(64)];
         for kk in 0..kc {
-            for j in 0..w {
-                out[at(kk, j)] = F::enc_b(src.get(r0 + kk, j0 + j), p);
+            src.row_into(r0 + kk, j0, row);
+            for (j, &x) in row.iter().enumerate() {
+                out[at(kk, j)] = F::enc_b(x, p);
             }
         }
     }

@@ -151,6 +151,21 @@ pub fn isa_devices() -> Vec<Device> {
         .collect()
 }
 
+/// Multiply-adds below which a matmul runs on the calling thread (the GEMM runs such products
+/// serially anyway).
+const TINY_MACS: usize = 1 << 18;
+
+fn is_tiny(op: &Op) -> bool {
+    match op {
+        Op::Matmul(d) => {
+            let batch = d.batch.iter().try_fold(1usize, |acc, &b| acc.checked_mul(b));
+            let macs = batch.and_then(|b| b.checked_mul(d.m)?.checked_mul(d.n)?.checked_mul(d.k.max(1)));
+            macs.is_some_and(|w| w < TINY_MACS)
+        }
+        _ => false,
+    }
+}
+
 fn addr(b: &CpuBuffer) -> usize {
     b as *const CpuBuffer as usize
 }
@@ -225,6 +240,9 @@ impl Backend for CpuBackend {
             HostOut { bytes: out_buf.bytes_mut(out_words), view: operands.output.view, dtype: operands.output.dtype };
         let run = || accel_kernels::cpu::execute_on(self.isa, op, &inputs, out);
         match &self.pool {
+            // A tiny product runs on the caller's thread: handing it to the pool costs more
+            // than the product itself.
+            Some(_) if is_tiny(op) => run()?,
             Some(pool) => pool.install(run)?,
             None => run()?,
         }

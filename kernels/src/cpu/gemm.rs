@@ -35,6 +35,8 @@ use std::any::TypeId;
 
 /// Below this many multiply-adds a product runs on the calling thread.
 const SERIAL_MACS: usize = 1 << 20;
+/// Products with every dimension at most this run without packing where the family can.
+const SMALL_DIM: usize = 64;
 
 /// A block of the output: rows `r0..r0 + rows`, columns `c0..c0 + cols`.
 #[derive(Debug, Clone, Copy)]
@@ -246,6 +248,50 @@ impl Offsets {
     }
 }
 
+/// Finishes a raw tile of C with the general epilogue (type-erased over the output type, so
+/// the driver is compiled once per family and operand pair, not per output type too).
+trait Finisher<V>: Sync {
+    /// Finishes `raw` (row stride `tile.cols`) into tile `tile` of C.
+    fn finish(&self, tile: Tile, raw: &mut [V]);
+}
+
+/// [`Finisher`] for output type `T` and epilogue `E` over a dense `m × n` C.
+struct GenericFinish<'a, T, E> {
+    epi: &'a E,
+    out: Shared<T>,
+    n: usize,
+}
+
+impl<V, T: Elem, E: TileEpi<V, T>> Finisher<V> for GenericFinish<'_, T, E> {
+    fn finish(&self, tile: Tile, raw: &mut [V]) {
+        let len = tile.rows * tile.cols;
+        let mut tmp = vec![T::default(); len];
+        let base = self.out.0.wrapping_add(tile.r0 * self.n + tile.c0);
+        if self.epi.reads_prev() {
+            for (i, row) in tmp.chunks_exact_mut(tile.cols).enumerate() {
+                // SAFETY: row i of the calling task's tile of C; no other task touches it.
+                unsafe { std::ptr::copy_nonoverlapping(base.wrapping_add(i * self.n), row.as_mut_ptr(), tile.cols) };
+            }
+        }
+        self.epi.apply(tile, &mut raw[..len], &mut tmp, tile.cols);
+        for (i, row) in tmp.chunks_exact(tile.cols).enumerate() {
+            // SAFETY: as above.
+            unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), base.wrapping_add(i * self.n), tile.cols) };
+        }
+    }
+}
+
+/// The output as the driver sees it: bytes, and what the epilogue allows.
+struct OutDesc<'e, V> {
+    ptr: Shared<u8>,
+    /// Bytes per element.
+    size: usize,
+    /// Partial sums may accumulate in C itself (C has the accumulator type and the epilogue
+    /// does not read its previous contents).
+    accumulates: bool,
+    fast: Option<FastPlan<'e, V>>,
+}
+
 /// Runs one product on family `F`; `enc` are the A and B encoding parameters (zero points on
 /// the portable int path, +128 shifts on an unsigned VNNI side).
 fn run<F: Family, A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<F::V, T>>(
@@ -254,22 +300,66 @@ fn run<F: Family, A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<F::V, T>>(
     epi: &E,
     enc: [i32; 2],
 ) {
+    let finisher = GenericFinish { epi, out: Shared(dst.as_mut_ptr()), n: p.n };
+    let out = OutDesc {
+        ptr: Shared(dst.as_mut_ptr().cast::<u8>()),
+        size: std::mem::size_of::<T>(),
+        accumulates: out_kind::<F::V, T>() == Some(OutKind::Acc) && !epi.reads_prev(),
+        fast: epi.fast(),
+    };
+    run_erased::<F, A, B>(p, out, &finisher, enc);
+}
+
+/// [`run`] past the output type.
+fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
+    p: &Product<'_, A, B>,
+    out_desc: OutDesc<'_, F::V>,
+    finisher: &dyn Finisher<F::V>,
+    enc: [i32; 2],
+) {
     let (m, n, k) = (p.m, p.n, p.k);
     if m == 0 || n == 0 {
+        return;
+    }
+    let out = Out { ptr: out_desc.ptr, size: out_desc.size };
+    if let Some(direct) = Direct::<F>::new(p) {
+        // Small product: one task, one k block, operands read in place.
+        let mut tasks = plan::<F>(m, n, 1);
+        let blk = Blocking { kc: k, passes: 1, nc: n.next_multiple_of(F::NR) };
+        let offs = Offsets { oa: 0, ob: 0, k: 0 };
+        let acc = Shared(std::ptr::null_mut());
+        let fast = out_desc.fast;
+        let pass = Pass {
+            p,
+            finisher,
+            blk,
+            p0: 0,
+            kc: k,
+            first: true,
+            last: true,
+            fast,
+            offs,
+            enc,
+            acc,
+            out,
+            bpack: &[],
+            col_add: None,
+            direct: Some(direct),
+        };
+        tasks.iter_mut().for_each(|t| pass.task(t));
         return;
     }
     let blk = Blocking::new::<F>(k);
     let serial = m.saturating_mul(n).saturating_mul(k.max(1)) < SERIAL_MACS;
     let threads = if serial { 1 } else { rayon::current_num_threads() };
     let mut tasks = plan::<F>(m, n, threads);
-    let fast = epi.fast();
+    let fast = out_desc.fast;
     // Offsets of the encoded values (VNNI): the unsigned side carries its shift.
     let offs = Offsets { oa: enc[0].wrapping_add(p.za), ob: enc[1].wrapping_add(p.zb), k: k as i32 };
-    let into_dst = out_kind::<F::V, T>() == Some(OutKind::Acc) && !epi.reads_prev();
+    let into_dst = out_desc.accumulates;
     let mut scratch: Vec<F::V> = if blk.passes > 1 && !into_dst { vec![F::V::default(); m * n] } else { Vec::new() };
     let acc: Shared<F::V> =
-        if scratch.is_empty() { Shared(dst.as_mut_ptr().cast::<F::V>()) } else { Shared(scratch.as_mut_ptr()) };
-    let out = Shared(dst.as_mut_ptr());
+        if scratch.is_empty() { Shared(out.ptr.0.cast::<F::V>()) } else { Shared(scratch.as_mut_ptr()) };
     let panels = n.div_ceil(F::NR);
     let mut bpack: Vec<F::PB> = vec![F::PB::default(); b_len::<F>(blk.kc, n)];
     let mut col_sums = vec![0i32; if F::CORRECTED { panels * F::NR } else { 0 }];
@@ -310,8 +400,24 @@ fn run<F: Family, A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<F::V, T>>(
                 })
                 .collect()
         });
-        let pass =
-            Pass { p, epi, blk, p0, kc, first: pass == 0, last, fast, offs, enc, acc, out, bpack: &bpack, col_add };
+        let first = pass == 0;
+        let pass = Pass {
+            p,
+            finisher,
+            blk,
+            p0,
+            kc,
+            first,
+            last,
+            fast,
+            offs,
+            enc,
+            acc,
+            out,
+            bpack: &bpack,
+            col_add,
+            direct: None,
+        };
         if serial {
             tasks.iter_mut().for_each(|t| pass.task(t));
         } else {
@@ -321,9 +427,9 @@ fn run<F: Family, A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<F::V, T>>(
 }
 
 /// One k block of one product, shared by its tasks.
-struct Pass<'p, 'q, A, B, T, E, F: Family> {
+struct Pass<'p, 'q, A, B, F: Family> {
     p: &'p Product<'q, A, B>,
-    epi: &'p E,
+    finisher: &'p dyn Finisher<F::V>,
     blk: Blocking,
     p0: usize,
     kc: usize,
@@ -333,17 +439,57 @@ struct Pass<'p, 'q, A, B, T, E, F: Family> {
     offs: Offsets,
     enc: [i32; 2],
     acc: Shared<F::V>,
-    out: Shared<T>,
+    out: Out,
     bpack: &'p [F::PB],
     col_add: Option<Vec<F::V>>,
+    /// Unpacked operands of a small product.
+    direct: Option<Direct<F>>,
 }
 
-impl<A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<F::V, T>, F: Family> Pass<'_, '_, A, B, T, E, F> {
+/// C as bytes: element `i` lives at `ptr + i·size`.
+#[derive(Clone, Copy)]
+struct Out {
+    ptr: Shared<u8>,
+    size: usize,
+}
+
+/// The operands of a small product read in place: A element `(i, p)` at `a + i·rsa + p·csa`,
+/// B row `p` at `b + p·rsb` (contiguous columns).
+struct Direct<F: Family> {
+    a: Shared<F::PA>,
+    rsa: usize,
+    csa: usize,
+    b: Shared<F::PB>,
+    rsb: usize,
+}
+
+impl<F: Family> Direct<F> {
+    /// The in-place operands when the family has a direct tile, the product is small, both
+    /// operands are strided views of the packed types and B's rows are contiguous.
+    fn new<A: MatSrc, B: MatSrc>(p: &Product<'_, A, B>) -> Option<Direct<F>> {
+        let small = p.m.max(p.n).max(p.k) <= SMALL_DIM;
+        if !F::DIRECT || F::KG != 1 || !small || !is::<A::T, F::PA>() || !is::<B::T, F::PB>() {
+            return None;
+        }
+        let ((ad, ab, rsa, csa), (bd, bb, rsb, csb)) = (p.a.strided()?, p.b.strided()?);
+        (csb == 1 || p.n == 1).then(|| Direct {
+            a: Shared(ad.as_ptr().wrapping_add(ab).cast::<F::PA>().cast_mut()),
+            rsa,
+            csa,
+            b: Shared(bd.as_ptr().wrapping_add(bb).cast::<F::PB>().cast_mut()),
+            rsb,
+        })
+    }
+}
+
+impl<A: MatSrc, B: MatSrc, F: Family> Pass<'_, '_, A, B, F> {
     /// Packs the task's A rows for this k block and computes its tiles.
     fn task(&self, t: &mut Task<F>) {
         let (mr, nr, n) = (F::MR, F::NR, self.p.n);
-        t.a.resize(a_len::<F>(t.rows, self.kc), F::PA::default());
-        pack_a::<F, A>(self.p.a, self.enc[0], t.r0, t.rows, self.p0, self.kc, &mut t.a);
+        if self.direct.is_none() {
+            t.a.resize(a_len::<F>(t.rows, self.kc), F::PA::default());
+            pack_a::<F, A>(self.p.a, self.enc[0], t.r0, t.rows, self.p0, self.kc, &mut t.a);
+        }
         if F::CORRECTED {
             if self.first {
                 t.a_sums = vec![0; t.rows];
@@ -390,7 +536,6 @@ impl<A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<F::V, T>, F: Family> Pass<'_, '_,
         if generic {
             t.raw.resize(mr * nr, F::V::default());
         }
-        let mut tmp: Vec<T> = if generic { vec![T::default(); mr * nr] } else { Vec::new() };
         let kg = self.kc.div_ceil(F::KG);
         let (a_panel, b_panel) = (kg * mr * F::KG, kg * nr * F::KG);
         let c_end = t.c0 + t.cols;
@@ -409,7 +554,7 @@ impl<A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<F::V, T>, F: Family> Pass<'_, '_,
                     if !self.last {
                         io.dst = self.acc.0.wrapping_add(at).cast();
                     } else if !generic {
-                        io.dst = self.out.0.wrapping_add(at).cast();
+                        io.dst = self.out.ptr.0.wrapping_add(at * self.out.size);
                         io.fin = fin(j0, i0 - t.r0);
                     } else {
                         io.dst = t.raw.as_mut_ptr().cast();
@@ -419,10 +564,20 @@ impl<A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<F::V, T>, F: Family> Pass<'_, '_,
                     // SAFETY: `ap` / `bp` point at whole packed panels of `kg` groups; `prev`
                     // and `dst` cover this task's tile (tasks own disjoint tiles of C, and of
                     // the scratch) or the task's private raw tile; `fin`'s addends hold the
-                    // tile's columns and rows; the family matches the active ISA.
-                    unsafe { F::tile(kg, ap, bp, &io) };
+                    // tile's columns and rows; the family matches the active ISA. Direct
+                    // operands are the validated views of a small product (`Direct::new`).
+                    unsafe {
+                        match &self.direct {
+                            Some(d) => {
+                                let a = d.a.0.wrapping_add(i0 * d.rsa).cast_const();
+                                let b = d.b.0.wrapping_add(j0).cast_const();
+                                F::tile_direct(self.kc, a, d.rsa, d.csa, b, d.rsb, &io)
+                            }
+                            None => F::tile(kg, ap, bp, &io),
+                        }
+                    };
                     if generic {
-                        self.finish_generic(Tile { r0: i0, c0: j0, rows: mrv, cols: nrv }, &mut t.raw, &mut tmp);
+                        self.finisher.finish(Tile { r0: i0, c0: j0, rows: mrv, cols: nrv }, &mut t.raw);
                     }
                 }
             }
@@ -432,23 +587,6 @@ impl<A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<F::V, T>, F: Family> Pass<'_, '_,
     /// The channel of row 0 for a row-channel bias.
     fn fast_row_base(&self) -> usize {
         self.fast.as_ref().map_or(0, |f| f.row_base)
-    }
-
-    /// Finishes a raw tile with the general epilogue and writes it to C.
-    fn finish_generic(&self, tile: Tile, raw: &mut [F::V], tmp: &mut [T]) {
-        let (n, len) = (self.p.n, tile.rows * tile.cols);
-        let base = self.out.0.wrapping_add(tile.r0 * n + tile.c0);
-        if self.epi.reads_prev() {
-            for (i, row) in tmp[..len].chunks_exact_mut(tile.cols).enumerate() {
-                // SAFETY: row i of this task's tile of C; no other task touches it.
-                unsafe { std::ptr::copy_nonoverlapping(base.wrapping_add(i * n), row.as_mut_ptr(), tile.cols) };
-            }
-        }
-        self.epi.apply(tile, &mut raw[..len], &mut tmp[..len], tile.cols);
-        for (i, row) in tmp[..len].chunks_exact(tile.cols).enumerate() {
-            // SAFETY: as above.
-            unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), base.wrapping_add(i * n), tile.cols) };
-        }
     }
 }
 

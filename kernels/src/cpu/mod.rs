@@ -4,10 +4,13 @@
 //! sized by `ACCEL_NUM_THREADS`). Inputs are whole host buffers plus the canonical views core
 //! documents, with any strides; see each module for its op:
 //!
-//! - `gemm` / `pack` / `kernel`: a BLIS-style blocked GEMM (packed `MC × KC` A blocks and
-//!   `KC × NC` B blocks, an `MR × NR` register microkernel), f32 accumulation for f32/f16/bf16
-//!   and wrapping i32 accumulation of zero-point-adjusted values for int8; `epilogue`
-//!   finishes each tile (alpha/beta, bias, residual, activation, requantization, rounding).
+//! - `isa`: the instruction set, detected once (`ACCEL_CPU_ISA` forces one); `arch/`: the
+//!   microkernel families per ISA (AVX-512 f32 FMA / bf16 `vdpbf16ps` / int8 `vpdpbusd`,
+//!   AVX2 f32 / AVX-VNNI, NEON f32, portable f32 / i32), each an `MR × NR` register tile over
+//!   its packed formats; `gemm` / `pack`: the BLIS-style driver (cache-sized k and column
+//!   blocks, shared packed B, per-task packed A, rayon tasks over C) with the epilogue
+//!   finished in the tile store (`epilogue`: alpha/beta, bias, residual, activation,
+//!   requantization, rounding); small products read their operands in place.
 //! - `matmul`: batched matmul over the GEMM, parallel over batch and tiles.
 //! - `conv`: forward convolution as an implicit GEMM per (image, group) whose B operand is
 //!   gathered from the input one packed block at a time (no im2col buffer); depthwise has a
@@ -19,11 +22,8 @@
 //! buffer when the output view is contiguous, otherwise into a temporary that is scattered
 //! back (gathered first when the op reads the previous contents, i.e. matmul with beta ≠ 0).
 //!
-//! Speed is the subject of a later issue: hand-written SIMD microkernels per ISA (AVX2+FMA,
-//! AVX-512 with VNNI/BF16, NEON) go under `cpu/arch/<isa>/`, behind a runtime ISA dispatch in
-//! `cpu/dispatch.rs` (detected once, `ACCEL_CPU_ISA` override) that picks the microkernel the
-//! blocked loops in `gemm` call instead of the safe generic one in `kernel`; the same
-//! dispatch will select vectorised elementwise and reduction loops.
+//! [`execute`] uses [`isa::active`]; [`execute_on`] pins an ISA (the `accel-cpu` backend
+//! offers one device per ISA path so the conformance suite covers each).
 
 pub(crate) mod arch;
 mod conv;

@@ -61,6 +61,11 @@ pub(crate) trait MatSrc: Sync {
     fn col_run(&self, _r: usize, _c: usize, _len: usize) -> Option<&[Self::T]> {
         None
     }
+    /// The whole buffer, the offset of element (0, 0) and the row and column strides, for
+    /// sources that are a plain strided view (small products read them without packing).
+    fn strided(&self) -> Option<(&[Self::T], usize, usize, usize)> {
+        None
+    }
     /// Copies elements `(r, c..c + out.len())` into `out`; sources with a faster gather than
     /// element-by-element [`MatSrc::get`] (convolution patches: runs along output rows,
     /// padding filled in bulk) override it.
@@ -92,6 +97,9 @@ impl<T: Elem> MatSrc for StridedMat<'_, T> {
     fn col_run(&self, r: usize, c: usize, len: usize) -> Option<&[T]> {
         let at = self.base + r * self.rs + c * self.cs;
         (self.rs == 1 || len <= 1).then(|| &self.data[at..at + len])
+    }
+    fn strided(&self) -> Option<(&[T], usize, usize, usize)> {
+        Some((self.data, self.base, self.rs, self.cs))
     }
 }
 
@@ -143,21 +151,57 @@ pub(crate) fn pack_a<F: Family, S: MatSrc>(
     if panel == 0 {
         return;
     }
-    if !rows.is_multiple_of(mr) || !kc.is_multiple_of(kg) {
-        dst.fill(F::PA::default());
-    }
     for (pi, out) in dst.chunks_exact_mut(panel).enumerate() {
         let i0 = pi * mr;
-        for i in 0..mr.min(rows - i0) {
+        let h = mr.min(rows - i0);
+        if h < mr || !kc.is_multiple_of(kg) {
+            out.fill(F::PA::default());
+        }
+        if kg == 1 && h == mr && mr <= 16 && pack_a_rows::<F, S>(src, p, r0 + i0, c0, kc, out) {
+            continue;
+        }
+        for i in 0..h {
             let r = r0 + i0 + i;
             // Element kk of the row goes to group kk / KG, lane i, slot kk % KG.
-            let at = |kk: usize| (kk / kg) * mr * kg + i * kg + kk % kg;
             match src.row_run(r, c0, kc) {
-                Some(run) => run.iter().enumerate().for_each(|(kk, &x)| out[at(kk)] = F::enc_a(x, p)),
-                None => (0..kc).for_each(|kk| out[at(kk)] = F::enc_a(src.get(r, c0 + kk), p)),
+                Some(run) if kg == 1 => {
+                    for (o, &x) in out.chunks_exact_mut(mr).zip(run) {
+                        o[i] = F::enc_a(x, p);
+                    }
+                }
+                Some(run) => {
+                    for (o, xs) in out.chunks_exact_mut(mr * kg).zip(run.chunks(kg)) {
+                        for (e, &x) in xs.iter().enumerate() {
+                            o[i * kg + e] = F::enc_a(x, p);
+                        }
+                    }
+                }
+                None => {
+                    for kk in 0..kc {
+                        out[(kk / kg) * mr * kg + i * kg + kk % kg] = F::enc_a(src.get(r, c0 + kk), p);
+                    }
+                }
             }
         }
     }
+}
+
+/// Packs one full `MR`-row panel (KG = 1) from contiguous rows, k-outer so the panel is
+/// written sequentially; false when a row is not contiguous.
+fn pack_a_rows<F: Family, S: MatSrc>(src: &S, p: i32, r0: usize, c0: usize, kc: usize, out: &mut [F::PA]) -> bool {
+    let mut rows: [&[S::T]; 16] = [&[]; 16];
+    for (i, row) in rows.iter_mut().enumerate().take(F::MR) {
+        match src.row_run(r0 + i, c0, kc) {
+            Some(run) => *row = run,
+            None => return false,
+        }
+    }
+    for (kk, o) in out.chunks_exact_mut(F::MR).enumerate() {
+        for i in 0..F::MR {
+            o[i] = F::enc_a(rows[i][kk], p);
+        }
+    }
+    true
 }
 
 /// Packs one `NR`-column panel: rows `r0..r0 + kc`, columns `j0..j0 + w` (`w ≤ NR`).
@@ -179,8 +223,18 @@ pub(crate) fn pack_b_panel<F: Family, S: MatSrc>(
         for kk in 0..kc {
             if let Some(run) = src.row_run(r0 + kk, j0, w) {
                 if kg == 1 {
+                    // Fixed 16-element chunks: inlined vector moves instead of a memcpy call
+                    // per panel row.
                     let row = &mut out[kk * nr..kk * nr + w];
-                    row.iter_mut().zip(run).for_each(|(o, &x)| *o = F::enc_b(x, p));
+                    let (mut oc, mut rc) = (row.chunks_exact_mut(16), run.chunks_exact(16));
+                    for (o, r) in (&mut oc).zip(&mut rc) {
+                        for e in 0..16 {
+                            o[e] = F::enc_b(r[e], p);
+                        }
+                    }
+                    for (o, &x) in oc.into_remainder().iter_mut().zip(rc.remainder()) {
+                        *o = F::enc_b(x, p);
+                    }
                 } else {
                     run.iter().enumerate().for_each(|(j, &x)| out[at(kk, j)] = F::enc_b(x, p));
                 }

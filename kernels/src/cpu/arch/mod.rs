@@ -107,6 +107,26 @@ pub(crate) trait Family: Send + Sync + 'static {
     /// `io.fin`'s `col` / `row` (when not null) hold `io.nr` / `io.mr` elements; the CPU has
     /// the family's ISA.
     unsafe fn tile(kg: usize, a: *const Self::PA, b: *const Self::PB, io: &TileIo<Self::V>);
+
+    /// True when the family has [`Family::tile_direct`] (small products skip packing).
+    const DIRECT: bool = false;
+
+    /// Computes one tile straight from unpacked operands (KG = 1): A element `(i, p)` at
+    /// `a[i·rsa + p·csa]` for `i < io.mr`, B row `p` at `b[p·rsb..]` (`io.nr` contiguous
+    /// columns), `kc` steps. Families without it do nothing (see [`Family::DIRECT`]).
+    ///
+    /// # Safety
+    /// Those A and B elements are readable; `io` as in [`Family::tile`].
+    unsafe fn tile_direct(
+        _kc: usize,
+        _a: *const Self::PA,
+        _rsa: usize,
+        _csa: usize,
+        _b: *const Self::PB,
+        _rsb: usize,
+        _io: &TileIo<Self::V>,
+    ) {
+    }
 }
 
 /// Applies a [`FastAct`] to one f32 (scalar reference for the SIMD versions).

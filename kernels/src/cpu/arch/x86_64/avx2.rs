@@ -7,6 +7,7 @@
 //! Full-width rows are finished and stored from the registers; partial tiles go through the
 //! scalar finishing code (they are the edges).
 
+use super::{enc_signed, enc_unsigned};
 use crate::cpu::arch::scalar::{Finish, store_tile};
 use crate::cpu::arch::{Family, FastAct, OutKind, TileIo};
 use crate::cpu::dtype::Elem;
@@ -43,18 +44,6 @@ impl Family for F32 {
         // SAFETY: forwarded from the caller (panels, io pointers, AVX2 + FMA present).
         unsafe { f32_tile(kg, a, b, io) }
     }
-}
-
-/// `x + shift` as the unsigned byte VNNI multiplies.
-#[inline(always)]
-fn enc_unsigned<T: Elem>(x: T, shift: i32) -> u8 {
-    (x.to_i32() + shift) as u8
-}
-
-/// `x` as the signed byte VNNI multiplies.
-#[inline(always)]
-fn enc_signed<T: Elem>(x: T) -> u8 {
-    x.to_i32() as i8 as u8
 }
 
 impl Family for U8I8 {

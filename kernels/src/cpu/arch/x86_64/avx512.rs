@@ -12,7 +12,7 @@
 //! Partial tiles use masked loads and stores; the epilogue ([`super::super::Fin`]) runs on
 //! the accumulators before the store.
 
-use super::mask16;
+use super::{enc_signed, enc_unsigned, mask16};
 use crate::cpu::arch::{Family, FastAct, Fin, OutKind, TileIo};
 use crate::cpu::dtype::Elem;
 use std::arch::x86_64::*;
@@ -50,6 +50,27 @@ impl Family for F32 {
         // SAFETY: forwarded from the caller (panels, io pointers, AVX-512 present).
         unsafe { if io.nr <= 16 { f32_tile::<1>(kg, a, b, io) } else { f32_tile::<2>(kg, a, b, io) } }
     }
+
+    const DIRECT: bool = true;
+
+    unsafe fn tile_direct(
+        kc: usize,
+        a: *const f32,
+        rsa: usize,
+        csa: usize,
+        b: *const f32,
+        rsb: usize,
+        io: &TileIo<f32>,
+    ) {
+        // SAFETY: forwarded from the caller (operands, io pointers, AVX-512 present).
+        unsafe {
+            if io.nr <= 16 {
+                f32_tile_direct::<1>(kc, a, rsa, csa, b, rsb, io)
+            } else {
+                f32_tile_direct::<2>(kc, a, rsa, csa, b, rsb, io)
+            }
+        }
+    }
 }
 
 impl Family for Bf16 {
@@ -73,18 +94,6 @@ impl Family for Bf16 {
         // SAFETY: forwarded from the caller (panels, io pointers, AVX-512 BF16 present).
         unsafe { if io.nr <= 16 { bf16_tile::<1>(kg, a, b, io) } else { bf16_tile::<2>(kg, a, b, io) } }
     }
-}
-
-/// `x + shift` as the unsigned byte VNNI multiplies (`shift` = 128 for i8 data).
-#[inline(always)]
-fn enc_unsigned<T: Elem>(x: T, shift: i32) -> u8 {
-    (x.to_i32() + shift) as u8
-}
-
-/// `x` as the signed byte VNNI multiplies.
-#[inline(always)]
-fn enc_signed<T: Elem>(x: T) -> u8 {
-    x.to_i32() as i8 as u8
 }
 
 impl Family for U8I8 {
@@ -175,6 +184,40 @@ unsafe fn f32_tile<const NV: usize>(kg: usize, a: *const f32, b: *const f32, io:
     unsafe { store_f32(&acc, io) }
 }
 
+/// 12 × 16·NV f32 tile from unpacked operands: rows past `io.mr` repeat the last valid row
+/// (computed, never stored) and B columns past `io.nr` are masked off, so nothing outside the
+/// operands is read.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
+unsafe fn f32_tile_direct<const NV: usize>(
+    kc: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    rsb: usize,
+    io: &TileIo<f32>,
+) {
+    let rows: [*const f32; MR] = std::array::from_fn(|i| a.wrapping_add(i.min(io.mr.max(1) - 1) * rsa));
+    let masks: [u16; NV] = std::array::from_fn(|v| mask16(io.nr.saturating_sub(16 * v)));
+    let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+    for p in 0..kc {
+        let mut bv = [_mm512_setzero_ps(); NV];
+        for (v, x) in bv.iter_mut().enumerate() {
+            // SAFETY: B row p holds io.nr readable columns; masked lanes are not read.
+            *x = unsafe { _mm512_maskz_loadu_ps(masks[v], b.add(p * rsb + 16 * v)) };
+        }
+        for (row, &ra) in acc.iter_mut().zip(&rows) {
+            // SAFETY: element (min(i, mr - 1), p) of A is readable.
+            let ai = _mm512_set1_ps(unsafe { *ra.add(p * csa) });
+            for (c, &bx) in row.iter_mut().zip(&bv) {
+                *c = _mm512_fmadd_ps(ai, bx, *c);
+            }
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { store_f32(&acc, io) }
+}
+
 /// 12 × 16·NV bf16-pair tile (`vdpbf16ps`).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16,fma,f16c")]
 unsafe fn bf16_tile<const NV: usize>(kg: usize, a: *const u16, b: *const u16, io: &TileIo<f32>) {
@@ -246,6 +289,7 @@ fn to_bf16(x: __m512) -> __m256i {
 }
 
 /// Adds previous partial sums, finishes (alpha, addends, activation) and stores an f32 tile.
+#[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,f16c")]
 unsafe fn store_f32<const NV: usize>(acc: &[[__m512; NV]; MR], io: &TileIo<f32>) {
     let fin: Option<&Fin<f32>> = io.fin.as_ref();
@@ -298,6 +342,7 @@ unsafe fn store_f32<const NV: usize>(acc: &[[__m512; NV]; MR], io: &TileIo<f32>)
 }
 
 /// Adds previous partial sums, finishes (addends, ReLU/clamp) and stores an i32 tile.
+#[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn store_i32<const NV: usize>(acc: &[[__m512i; NV]; MR], io: &TileIo<i32>) {
     let fin: Option<&Fin<i32>> = io.fin.as_ref();

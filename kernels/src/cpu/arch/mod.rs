@@ -129,6 +129,21 @@ pub(crate) trait Family: Send + Sync + 'static {
     }
 }
 
+/// The `enc_a` / `enc_b` of every f32 family: the element widened to f32.
+macro_rules! f32_encoding {
+    () => {
+        #[inline(always)]
+        fn enc_a<T: $crate::cpu::dtype::Elem>(x: T, _p: i32) -> f32 {
+            x.to_f32()
+        }
+        #[inline(always)]
+        fn enc_b<T: $crate::cpu::dtype::Elem>(x: T, _p: i32) -> f32 {
+            x.to_f32()
+        }
+    };
+}
+pub(crate) use f32_encoding;
+
 /// Applies a [`FastAct`] to one f32 (scalar reference for the SIMD versions).
 #[inline(always)]
 pub(crate) fn act_f32(act: FastAct, x: f32) -> f32 {

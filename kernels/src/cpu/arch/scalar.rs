@@ -23,14 +23,7 @@ impl Family for ScalarF32 {
     const NR: usize = NR;
     const KG: usize = 1;
 
-    #[inline(always)]
-    fn enc_a<T: Elem>(x: T, _p: i32) -> f32 {
-        x.to_f32()
-    }
-    #[inline(always)]
-    fn enc_b<T: Elem>(x: T, _p: i32) -> f32 {
-        x.to_f32()
-    }
+    super::f32_encoding!();
 
     unsafe fn tile(kg: usize, a: *const f32, b: *const f32, io: &TileIo<f32>) {
         // SAFETY: the caller guarantees `kg` full packed panels behind `a` and `b`.

@@ -37,14 +37,7 @@ impl Family for F32 {
     const NR: usize = NR;
     const KG: usize = 1;
 
-    #[inline(always)]
-    fn enc_a<T: Elem>(x: T, _p: i32) -> f32 {
-        x.to_f32()
-    }
-    #[inline(always)]
-    fn enc_b<T: Elem>(x: T, _p: i32) -> f32 {
-        x.to_f32()
-    }
+    crate::cpu::arch::f32_encoding!();
 
     unsafe fn tile(kg: usize, a: *const f32, b: *const f32, io: &TileIo<f32>) {
         // SAFETY: forwarded from the caller (panels, io pointers, AVX-512 present).

@@ -85,7 +85,10 @@ impl Run<'_, '_> {
     fn gemm_fits(&self) -> bool {
         let (xs, ws) = (self.s.x.view.strides(), self.s.w.view.strides());
         let ([h, wi], [kh, kw]) = (self.d.input, self.d.kernel);
-        let w_dense = ws[3] == 1 && (kw == 1 || ws[2] == kw) && (kh * kw == 1 || ws[1] == kh * kw);
+        // Row `o·taps + t` of the GEMM's A sits at `o·ws[1] + ky·ws[2] + kx·ws[3]`, which is
+        // `o·taps + t` when each axis that has more than one index is packed.
+        let og = self.d.out_per_group();
+        let w_dense = (kw == 1 || ws[3] == 1) && (kh == 1 || ws[2] == kw) && (og == 1 || ws[1] == kh * kw);
         w_dense && (h == 1 || xs[2] == wi * xs[3])
     }
 

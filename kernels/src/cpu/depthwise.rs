@@ -71,6 +71,21 @@ struct Phases {
     size: usize,
 }
 
+/// The phase planes of `d` and the total scratch they take, or `None` when a size overflows.
+fn phase_geometry(d: &ConvDesc) -> Option<(Phases, usize)> {
+    let ([kh, kw], [oh, ow]) = (d.kernel, d.output);
+    let ([sh, sw], [dh, dw]) = (d.stride, d.dilation);
+    // Padded rows and columns the output reads.
+    let need = |o: usize, st: usize, k: usize, dl: usize| {
+        (o - 1).checked_mul(st)?.checked_add((k - 1).checked_mul(dl)?)?.checked_add(1)
+    };
+    let (rn, cn) = (need(oh, sh, kh, dh)?, need(ow, sw, kw, dw)?);
+    let (rows, len) = (rn.div_ceil(sh), cn.div_ceil(sw));
+    let size = rows.checked_mul(len)?.checked_add(len)?.checked_add((kw - 1).checked_mul(dw)? / sw + 1)?;
+    let planes = size.checked_mul(sh)?.checked_mul(sw)?;
+    Some((Phases { rows, len, size }, planes))
+}
+
 /// Runs the depthwise convolution `d` (see the module docs); `false` when the shape is left
 /// to the caller's general loop.
 pub(crate) fn depthwise<TX, TW, V, T>(isa: Isa, d: &ConvDesc, s: &Setup<'_>, x: &[TX], w: &[TW], dst: &mut [T]) -> bool
@@ -82,18 +97,15 @@ where
     for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
 {
     let ([h, wi], [kh, kw], [oh, ow]) = (d.input, d.kernel, d.output);
-    let ([sh, sw], [dh, dw]) = (d.stride, d.dilation);
-    let (pt, pl) = (d.padding[0][0], d.padding[1][0]);
-    // Padded rows and columns the output reads.
-    let need = |o: usize, st: usize, k: usize, dl: usize| (o - 1) * st + (k - 1) * dl + 1;
-    let (rn, cn) = (need(oh, sh, kh, dh), need(ow, sw, kw, dw));
-    let ph = Phases { rows: rn.div_ceil(sh), len: cn.div_ceil(sw), size: 0 };
-    let size = ph.rows * ph.len + ph.len + (kw - 1) * dw / sw + 1;
-    let ph = Phases { size, ..ph };
-    let planes = size * sh * sw;
-    if planes > 4 * (h * wi + oh * ow * sh * sw) + (1 << 16) {
+    // Sizes in checked arithmetic: extreme strides or dilations (valid for a 1-pixel output)
+    // must fall back to the general loop rather than overflow.
+    let Some((ph, planes)) = phase_geometry(d) else { return false };
+    if planes > 4 * (h * wi + oh * ow) + (1 << 16) {
         return false;
     }
+    let ([sh, sw], [dh, dw]) = (d.stride, d.dilation);
+    let (pt, pl) = (d.padding[0][0], d.padding[1][0]);
+    let rn = (oh - 1) * sh + (kh - 1) * dh + 1;
     let (xs, ws) = (s.x.view.strides(), s.w.view.strides());
     let (xo, wo) = (s.x.view.offset(), s.w.view.offset());
     let (zx, zw) = d.zero_points;
@@ -118,16 +130,9 @@ where
                                 if n1 > n0 {
                                     let ix0 = (n0 as i128 * sw as i128 + off) as usize;
                                     let at = base + iy * xs[2] + ix0 * xs[3];
-                                    let step = sw * xs[3];
-                                    let run = &x[at..at + (n1 - n0 - 1) * step + 1];
-                                    let dst = &mut row[n0..n1];
-                                    if step == 1 {
-                                        dst.iter_mut().zip(run).for_each(|(r, &v)| *r = v.to_acc(zx));
-                                    } else {
-                                        dst.iter_mut()
-                                            .zip(run.iter().step_by(step))
-                                            .for_each(|(r, &v)| *r = v.to_acc(zx));
-                                    }
+                                    super::patches::gather(&mut row[n0..n1], x, at, sw.wrapping_mul(xs[3]), |v| {
+                                        v.to_acc(zx)
+                                    });
                                 }
                             }
                         }

@@ -11,15 +11,6 @@
 use super::dtype::Elem;
 use super::pack::MatSrc;
 
-/// Offsets beyond this magnitude lie outside any buffer; clamping keeps the index arithmetic
-/// of absurd paddings from overflowing.
-const FAR: i128 = 1 << 61;
-
-/// `v` clamped into `±2⁶¹`, as isize.
-pub(crate) fn sat(v: i128) -> isize {
-    v.clamp(-FAR, FAR) as isize
-}
-
 /// For `i = o·stride + off`, the range of `o < out_len` with `0 <= i < in_len`.
 pub(crate) fn valid_range(out_len: usize, in_len: usize, stride: usize, off: i128) -> (usize, usize) {
     let s = stride as i128;
@@ -74,8 +65,10 @@ impl PatchTables {
             rows: Vec::with_capacity(taps),
             cols: Vec::with_capacity(taps),
             ow,
-            ystep: g.stride[0] * hs,
-            xstep: g.stride[1] * ws,
+            // Wrapping: a stride beyond the buffer leaves one valid pixel per axis, which
+            // multiplies the step by 0 (see `at`).
+            ystep: g.stride[0].wrapping_mul(hs),
+            xstep: g.stride[1].wrapping_mul(ws),
         };
         for c in 0..g.channels {
             for i in 0..kh {
@@ -85,7 +78,8 @@ impl PatchTables {
                     let xoff = (j * g.dilation[1]) as i128 - g.pad[1] as i128;
                     let cols = valid_range(ow, w, g.stride[1], xoff);
                     let off = (c * cs) as i128 + yoff * hs as i128 + xoff * ws as i128;
-                    t.off.push(sat(off));
+                    // Truncated (wrapping) like the steps: `at` needs the sum exact only modulo 2⁶⁴.
+                    t.off.push(off as isize);
                     t.rows.push([rows.0, rows.1]);
                     t.cols.push([cols.0, cols.1]);
                 }
@@ -110,8 +104,10 @@ impl<T: Elem> Patches<'_, T> {
     #[inline(always)]
     fn at(&self, t: usize, y: usize, x: usize) -> usize {
         let tb = self.tables;
-        // A valid pixel lies inside the buffer, so the sum is a small non-negative index.
-        (self.base as isize + tb.off[t] + (y * tb.ystep) as isize + (x * tb.xstep) as isize) as usize
+        // A valid pixel lies inside the buffer, so the exact sum is a small non-negative index
+        // and the two's-complement (wrapping) sum equals it even when a term overflows.
+        let y = y.wrapping_mul(tb.ystep).wrapping_add(x.wrapping_mul(tb.xstep));
+        self.base.wrapping_add_signed(tb.off[t]).wrapping_add(y)
     }
 }
 
@@ -145,12 +141,7 @@ impl<T: Elem> MatSrc for Patches<'_, T> {
                 if b > a {
                     let mid = &mut dst[a - x..b - x];
                     let start = self.at(t, y, a);
-                    if tb.xstep == 1 {
-                        mid.copy_from_slice(&self.data[start..start + mid.len()]);
-                    } else {
-                        let src = &self.data[start..start + (mid.len() - 1) * tb.xstep + 1];
-                        mid.iter_mut().zip(src.iter().step_by(tb.xstep)).for_each(|(m, &v)| *m = v);
-                    }
+                    gather(mid, self.data, start, tb.xstep, |v| v);
                 }
             }
             y += 1;
@@ -209,6 +200,23 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Fills `dst` with `f(src[start + i·step])`; `step` may be 0 (a broadcast view), and may have
+/// wrapped when `dst` holds one element.
+pub(crate) fn gather<S: Copy, D>(dst: &mut [D], src: &[S], start: usize, step: usize, f: impl Fn(S) -> D) {
+    let n = dst.len();
+    match step {
+        0 => {
+            let v = src[start];
+            dst.iter_mut().for_each(|d| *d = f(v));
+        }
+        1 => dst.iter_mut().zip(&src[start..start + n]).for_each(|(d, &v)| *d = f(v)),
+        _ => {
+            let run = &src[start..start + (n.max(1) - 1) * step + 1];
+            dst.iter_mut().zip(run.iter().step_by(step)).for_each(|(d, &v)| *d = f(v));
         }
     }
 }

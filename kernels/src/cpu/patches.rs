@@ -150,6 +150,23 @@ impl<T: Elem> MatSrc for Patches<'_, T> {
     }
 }
 
+/// Fills `dst` with `f(src[start + i·step])`; `step` may be 0 (a broadcast view), and may have
+/// wrapped when `dst` holds one element.
+pub(crate) fn gather<S: Copy, D>(dst: &mut [D], src: &[S], start: usize, step: usize, f: impl Fn(S) -> D) {
+    let n = dst.len();
+    match step {
+        0 => {
+            let v = src[start];
+            dst.iter_mut().for_each(|d| *d = f(v));
+        }
+        1 => dst.iter_mut().zip(&src[start..start + n]).for_each(|(d, &v)| *d = f(v)),
+        _ => {
+            let run = &src[start..start + (n.max(1) - 1) * step + 1];
+            dst.iter_mut().zip(run.iter().step_by(step)).for_each(|(d, &v)| *d = f(v));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,23 +217,6 @@ mod tests {
                     }
                 }
             }
-        }
-    }
-}
-
-/// Fills `dst` with `f(src[start + i·step])`; `step` may be 0 (a broadcast view), and may have
-/// wrapped when `dst` holds one element.
-pub(crate) fn gather<S: Copy, D>(dst: &mut [D], src: &[S], start: usize, step: usize, f: impl Fn(S) -> D) {
-    let n = dst.len();
-    match step {
-        0 => {
-            let v = src[start];
-            dst.iter_mut().for_each(|d| *d = f(v));
-        }
-        1 => dst.iter_mut().zip(&src[start..start + n]).for_each(|(d, &v)| *d = f(v)),
-        _ => {
-            let run = &src[start..start + (n.max(1) - 1) * step + 1];
-            dst.iter_mut().zip(run.iter().step_by(step)).for_each(|(d, &v)| *d = f(v));
         }
     }
 }

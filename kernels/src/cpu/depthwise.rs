@@ -117,14 +117,14 @@ where
             let base = xo + n * xs[0] + c * xs[1];
             for (a, rows) in src.chunks_exact_mut(ph.size * sw).enumerate() {
                 for (b, phase) in rows.chunks_exact_mut(ph.size).enumerate() {
+                    let off = b as i128 - pl as i128;
+                    let (n0, n1) = super::patches::valid_range(ph.len, wi, sw, off);
                     for (m, row) in phase[..ph.rows * ph.len].chunks_exact_mut(ph.len).enumerate() {
                         // Padded row a + sH·m is input row a + sH·m − pT.
                         let iy = (a + sh * m).checked_sub(pt).filter(|&iy| iy < h && a + sh * m < rn);
                         match iy {
                             None => row.fill(V::default()),
                             Some(iy) => {
-                                let off = b as i128 - pl as i128;
-                                let (n0, n1) = super::patches::valid_range(ph.len, wi, sw, off);
                                 row[..n0].fill(V::default());
                                 row[n1..].fill(V::default());
                                 if n1 > n0 {
@@ -149,10 +149,11 @@ where
                 }
             }
             multiversion::run(isa, Accumulate { out: acc, src, taps });
-            let epi = s.at(n, c);
-            for (y, (row, o)) in acc.chunks_exact_mut(ph.len).zip(out.chunks_exact_mut(ow)).enumerate() {
-                epi.apply(Tile { r0: 0, c0: y * ow, rows: 1, cols: ow }, &mut row[..ow], o, ow);
+            // Drop the virtual grid's extra columns, then finish the plane in one call.
+            for y in 1..oh {
+                acc.copy_within(y * ph.len..y * ph.len + ow, y * ow);
             }
+            s.at(n, c).apply(Tile { r0: 0, c0: 0, rows: 1, cols: oh * ow }, &mut acc[..oh * ow], out, oh * ow);
         },
     );
     true

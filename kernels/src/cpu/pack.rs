@@ -157,7 +157,7 @@ pub(crate) fn pack_a<F: Family, S: MatSrc>(
         if h < mr || !kc.is_multiple_of(kg) {
             out.fill(F::PA::default());
         }
-        if kg == 1 && h == mr && mr <= 16 && pack_a_rows::<F, S>(src, p, r0 + i0, c0, kc, out) {
+        if h == mr && mr <= 16 && kc.is_multiple_of(kg) && pack_a_rows::<F, S>(src, p, r0 + i0, c0, kc, out) {
             continue;
         }
         for i in 0..h {
@@ -186,8 +186,8 @@ pub(crate) fn pack_a<F: Family, S: MatSrc>(
     }
 }
 
-/// Packs one full `MR`-row panel (KG = 1) from contiguous rows, k-outer so the panel is
-/// written sequentially; false when a row is not contiguous.
+/// Packs one full `MR`-row panel (`kc` a multiple of KG) from contiguous rows, group-outer
+/// so the panel is written sequentially; false when a row is not contiguous.
 fn pack_a_rows<F: Family, S: MatSrc>(src: &S, p: i32, r0: usize, c0: usize, kc: usize, out: &mut [F::PA]) -> bool {
     let mut rows: [&[S::T]; 16] = [&[]; 16];
     for (i, row) in rows.iter_mut().enumerate().take(F::MR) {
@@ -196,9 +196,34 @@ fn pack_a_rows<F: Family, S: MatSrc>(src: &S, p: i32, r0: usize, c0: usize, kc: 
             None => return false,
         }
     }
-    for (kk, o) in out.chunks_exact_mut(F::MR).enumerate() {
+    let kg = F::KG;
+    for (g, o) in out.chunks_exact_mut(F::MR * kg).enumerate() {
         for i in 0..F::MR {
-            o[i] = F::enc_a(rows[i][kk], p);
+            let run = &rows[i][g * kg..g * kg + kg];
+            for e in 0..kg {
+                o[i * kg + e] = F::enc_a(run[e], p);
+            }
+        }
+    }
+    true
+}
+
+/// Packs one full `NR`-column panel of KG-row groups (`kc` a multiple of KG) from
+/// contiguous rows: each group interleaves KG rows column by column.
+fn pack_b_groups<F: Family, S: MatSrc>(src: &S, p: i32, r0: usize, kc: usize, j0: usize, out: &mut [F::PB]) -> bool {
+    let (nr, kg) = (F::NR, F::KG);
+    for (g, o) in out.chunks_exact_mut(nr * kg).take(kc / kg).enumerate() {
+        let mut rows: [&[S::T]; 4] = [&[]; 4];
+        for (e, row) in rows.iter_mut().enumerate().take(kg) {
+            match src.row_run(r0 + g * kg + e, j0, nr) {
+                Some(run) => *row = run,
+                None => return false,
+            }
+        }
+        for j in 0..nr {
+            for e in 0..kg {
+                o[j * kg + e] = F::enc_b(rows[e][j], p);
+            }
         }
     }
     true
@@ -219,6 +244,10 @@ pub(crate) fn pack_b_panel<F: Family, S: MatSrc>(
         out.fill(F::PB::default());
     }
     let at = |kk: usize, j: usize| (kk / kg) * nr * kg + j * kg + kk % kg;
+    let groups = kg > 1 && kg <= 4 && w == nr && kc.is_multiple_of(kg);
+    if groups && pack_b_groups::<F, S>(src, p, r0, kc, j0, out) {
+        return;
+    }
     if src.row_run(r0, j0, w).is_some() {
         for kk in 0..kc {
             if let Some(run) = src.row_run(r0 + kk, j0, w) {

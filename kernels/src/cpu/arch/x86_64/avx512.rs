@@ -12,7 +12,7 @@
 //! Partial tiles use masked loads and stores; the epilogue ([`super::super::Fin`]) runs on
 //! the accumulators before the store.
 
-use super::{enc_signed, enc_unsigned, mask16};
+use super::{enc_signed, enc_unsigned, mask16, prefetch_c};
 use crate::cpu::arch::{Family, FastAct, Fin, OutKind, TileIo};
 use crate::cpu::dtype::Elem;
 use std::arch::x86_64::*;
@@ -152,6 +152,7 @@ impl Family for I8U8 {
 /// 12 × 16·NV f32 tile; B panels are `NR` (32) wide whatever `NV` is.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn f32_tile<const NV: usize>(kg: usize, a: *const f32, b: *const f32, io: &TileIo<f32>) {
+    prefetch_c(io, 64 * NV);
     let mut acc = [[_mm512_setzero_ps(); NV]; MR];
     let (mut a, mut b) = (a, b);
     for _ in 0..kg {
@@ -190,6 +191,7 @@ unsafe fn f32_tile_direct<const NV: usize>(
     rsb: usize,
     io: &TileIo<f32>,
 ) {
+    prefetch_c(io, 64 * NV);
     let rows: [*const f32; MR] = std::array::from_fn(|i| a.wrapping_add(i.min(io.mr.max(1) - 1) * rsa));
     let masks: [u16; NV] = std::array::from_fn(|v| mask16(io.nr.saturating_sub(16 * v)));
     let mut acc = [[_mm512_setzero_ps(); NV]; MR];
@@ -214,6 +216,7 @@ unsafe fn f32_tile_direct<const NV: usize>(
 /// 12 × 16·NV bf16-pair tile (`vdpbf16ps`).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16,fma,f16c")]
 unsafe fn bf16_tile<const NV: usize>(kg: usize, a: *const u16, b: *const u16, io: &TileIo<f32>) {
+    prefetch_c(io, 64 * NV);
     let mut acc = [[_mm512_setzero_ps(); NV]; MR];
     let (mut a, mut b) = (a.cast::<i32>(), b);
     for _ in 0..kg {
@@ -245,6 +248,7 @@ unsafe fn bf16_tile<const NV: usize>(kg: usize, a: *const u16, b: *const u16, io
 /// unsigned bytes.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn vnni_tile<const NV: usize, const A_UNSIGNED: bool>(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
+    prefetch_c(io, 64 * NV);
     let mut acc = [[_mm512_setzero_si512(); NV]; MR];
     let (mut a, mut b) = (a.cast::<i32>(), b);
     for _ in 0..kg {

@@ -21,3 +21,23 @@ pub(crate) fn enc_unsigned<T: crate::cpu::dtype::Elem>(x: T, shift: i32) -> u8 {
 pub(crate) fn enc_signed<T: crate::cpu::dtype::Elem>(x: T) -> u8 {
     x.to_i32() as i8 as u8
 }
+
+/// Starts loading the C rows a tile will read or write (`V`-sized elements, `NR·size(V)` bytes
+/// from each row start), so the store at the end of a long k loop does not wait on memory:
+/// C rows are strided, which the hardware prefetchers do not follow.
+#[inline(always)]
+pub(crate) fn prefetch_c<V>(io: &crate::cpu::arch::TileIo<V>, row_bytes: usize) {
+    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    let (base, ld) = match io.prev.is_null() {
+        false => (io.prev.cast::<u8>(), io.ldp),
+        true => (io.dst.cast_const(), io.ldd),
+    };
+    let stride = ld * std::mem::size_of::<V>();
+    for i in 0..io.mr {
+        let row = base.wrapping_add(i * stride);
+        for off in (0..row_bytes).step_by(64).chain([row_bytes - 1]) {
+            // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(off).cast()) };
+        }
+    }
+}

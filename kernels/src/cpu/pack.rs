@@ -197,9 +197,27 @@ fn pack_a_rows<F: Family, S: MatSrc>(src: &S, p: i32, r0: usize, c0: usize, kc: 
         }
     }
     let kg = F::KG;
-    for (g, o) in out.chunks_exact_mut(F::MR * kg).enumerate() {
-        for i in 0..F::MR {
-            let run = &rows[i][g * kg..g * kg + kg];
+    // Blocks of BK k values (BK / KG groups): each row's run is read once, as one short
+    // contiguous copy, instead of MR interleaved streams whose rows may share L1 sets.
+    const BK: usize = 16;
+    let (mr, full) = (F::MR, kc / BK * BK);
+    let mut blk = [[S::T::default(); BK]; 16];
+    for (b, o) in out[..full * mr].chunks_exact_mut(BK * mr).enumerate() {
+        for i in 0..mr {
+            blk[i].copy_from_slice(&rows[i][b * BK..b * BK + BK]);
+        }
+        for (g, og) in o.chunks_exact_mut(mr * kg).enumerate() {
+            for i in 0..mr {
+                for e in 0..kg {
+                    og[i * kg + e] = F::enc_a(blk[i][g * kg + e], p);
+                }
+            }
+        }
+    }
+    for (g, o) in out[full * mr..].chunks_exact_mut(mr * kg).enumerate() {
+        let k0 = full + g * kg;
+        for i in 0..mr {
+            let run = &rows[i][k0..k0 + kg];
             for e in 0..kg {
                 o[i * kg + e] = F::enc_a(run[e], p);
             }

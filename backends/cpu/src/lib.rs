@@ -153,7 +153,7 @@ pub fn isa_devices() -> Vec<Device> {
 
 /// Multiply-adds below which a matmul runs on the calling thread (the GEMM runs such products
 /// serially anyway).
-const TINY_MACS: usize = 1 << 18;
+const TINY_MACS: usize = 1 << 20;
 
 fn is_tiny(op: &Op) -> bool {
     match op {

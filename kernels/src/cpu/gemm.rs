@@ -34,7 +34,7 @@ use rayon::prelude::*;
 use std::any::TypeId;
 
 /// Below this many multiply-adds a product runs on the calling thread.
-const SERIAL_MACS: usize = 1 << 20;
+pub(crate) const SERIAL_MACS: usize = 1 << 20;
 /// Products with every dimension at most this run without packing where the family can.
 const SMALL_DIM: usize = 64;
 

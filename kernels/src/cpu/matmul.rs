@@ -4,7 +4,7 @@
 
 use super::dtype::{Data, Elem};
 use super::epilogue::{ChanAxis, Epilogue, Residual};
-use super::gemm::{GemmAcc, Product, ProductBody, TileEpi, dispatch_product};
+use super::gemm::{GemmAcc, Product, ProductBody, SERIAL_MACS, TileEpi, dispatch_product};
 use super::isa::Isa;
 use super::layout::Layout;
 use super::pack::{StridedMat, ToAcc};
@@ -87,13 +87,19 @@ impl ProductBody for Run<'_, '_> {
     {
         let (m, n, k) = (self.d.m, self.d.n, self.d.k);
         let (za, zb) = self.d.zero_points;
-        dst.par_chunks_mut(m * n).enumerate().for_each(|(bi, c)| {
+        let one = |(bi, c): (usize, &mut [T])| {
             let am = StridedMat { data: a, base: self.a.batch.offset_of(bi), rs: self.a.rs, cs: self.a.cs };
             let bm = StridedMat { data: b, base: self.b.batch.offset_of(bi), rs: self.b.rs, cs: self.b.cs };
             let res_base = self.res_batch.map_or(0, |l| l.offset_of(bi));
             let p = Product { isa: self.isa, a: &am, b: &bm, m, n, k, za, zb };
             V::gemm(&p, c, &self.epi.at(res_base, 0));
-        });
+        };
+        // Small work stays on this thread (it may be the caller's, outside the pool).
+        if dst.len().saturating_mul(k.max(1)) < SERIAL_MACS {
+            dst.chunks_mut(m * n).enumerate().for_each(one);
+        } else {
+            dst.par_chunks_mut(m * n).enumerate().for_each(one);
+        }
         Ok(())
     }
 }

@@ -158,6 +158,52 @@ pub enum Error {
         /// What the driver said.
         reason: String,
     },
+    /// A collective or point-to-point call did not complete before its deadline because some
+    /// ranks never arrived.
+    #[error(
+        "{op} (seq {seq}) on rank {rank} of {size}: timed out after {waited_ms} ms waiting for rank(s) {missing:?} (expected all {size} ranks to arrive)"
+    )]
+    CommTimeout {
+        /// The call that timed out (`all_reduce`, `recv`, ...).
+        op: &'static str,
+        /// Its sequence number on this communicator.
+        seq: u64,
+        /// The rank that reports the timeout.
+        rank: usize,
+        /// Ranks in the group.
+        size: usize,
+        /// The ranks that did not arrive.
+        missing: Vec<usize>,
+        /// How long this rank waited, in milliseconds.
+        waited_ms: u64,
+    },
+    /// Ranks called different collectives, or the same one with different arguments.
+    #[error("{op} (seq {seq}) on rank {rank}: rank {other_rank} called {got}, expected {expected}")]
+    CommMismatch {
+        /// The call on the reporting rank.
+        op: &'static str,
+        /// Its sequence number.
+        seq: u64,
+        /// The rank that reports the mismatch.
+        rank: usize,
+        /// The rank whose call differs.
+        other_rank: usize,
+        /// The call as the reporting rank made it (op, dtype, shape, root, seq).
+        expected: String,
+        /// The call as `other_rank` made it.
+        got: String,
+    },
+    /// The communicator failed earlier (a timeout, a mismatch or a rank that panicked) and
+    /// refuses further calls, so no rank waits on a group that can no longer complete.
+    #[error("{op} on rank {rank}: the communicator was aborted earlier: {reason}")]
+    CommAborted {
+        /// The refused call.
+        op: &'static str,
+        /// The calling rank.
+        rank: usize,
+        /// What aborted the communicator.
+        reason: String,
+    },
     /// A backend failure the caller could not have foreseen.
     #[error("{backend}: {message}")]
     Backend {

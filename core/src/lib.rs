@@ -9,7 +9,8 @@
 //! - [`ops`]: every op as `Result<Tensor>` plus an `*_into` form writing into a caller-owned
 //!   tensor, validated here once and handed to the backend as an [`Op`] descriptor;
 //! - one [`Error`] enum whose messages name the op, the argument, the expectation and the value;
-//! - profiling: an [`OpRecord`] per executed op (see [`Device::set_profiling`]).
+//! - profiling: an [`OpRecord`] per executed op (see [`Device::set_profiling`]);
+//! - [`comm`]: the [`comm::Communicator`] trait (collectives) and the in-process [`comm::LocalGroup`].
 //!
 //! Core validates, kernels compute, backends glue: a backend receives only validated,
 //! canonicalised descriptors (see [`backend`]).
@@ -17,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backend;
+pub mod comm;
 pub mod device;
 pub mod dtype;
 pub mod error;

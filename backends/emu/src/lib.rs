@@ -15,7 +15,9 @@
 //!   UPMEM-like), GEMV-first with command-count timing;
 //! - [`analog`]: NVM crossbars with bit slicing, DAC/ADC, programming error, read noise,
 //!   drift and IR drop, seeded counter-based noise;
-//! - [`composite`]: an NPU with PIM memory that routes each op to the unit that serves it best.
+//! - [`composite`]: an NPU with PIM memory that routes each op to the unit that serves it best;
+//! - [`interconnect`]: topologies and link presets that price collectives between emulated
+//!   devices (α-β per algorithm) in their profiling records.
 //!
 //! Devices come from [`Preset`]s, TOML files with their sources ([`preset::BUILTIN`], or a
 //! user's own through [`Preset::from_toml`]). [`devices()`] lists the ones `accel::devices()`
@@ -32,6 +34,7 @@ mod backend;
 mod buffer;
 pub mod composite;
 mod epilogue;
+pub mod interconnect;
 mod lower;
 pub mod model;
 pub mod pim;

@@ -11,7 +11,10 @@
 //! - [`peers`]: gemm, faer and matrixmultiply on the same matmul cases;
 //! - [`measure`]: timing (best and median) and the in-process peak probes;
 //! - [`record`], [`table`]: the JSON line and the markdown tables built from them;
-//! - [`suites`]: the shape lists and side-by-side sets of the CPU-speed targets.
+//! - [`suites`]: the shape lists and side-by-side sets of the CPU-speed targets;
+//! - [`harness`], [`report`], [`plot`], [`cli`]: the comparison harness (`accel-bench run`,
+//!   `list`, `cost`): workload suites on every device, measured or modeled, checked against
+//!   the CPU, written as JSON, CSV, a table and SVG/PNG pictures.
 //!
 //! The `accel-bench` binary (`src/main.rs`) exposes them as subcommands; `scripts/` holds
 //! the onnxruntime counterpart and the comparison driver (see `scripts/README.md`).
@@ -20,10 +23,14 @@
 // module allowed to use `unsafe`.
 #![deny(unsafe_code)]
 
+pub mod cli;
+pub mod harness;
 pub mod kernel;
 pub mod measure;
 pub mod peers;
+pub mod plot;
 pub mod record;
+pub mod report;
 pub mod shape;
 pub mod suites;
 pub mod table;

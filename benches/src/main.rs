@@ -8,16 +8,20 @@
 //! accel-bench probe --threads 2 --json
 //! accel-bench suite f32-gemm            # the runs of a suite, one per line
 //! accel-bench table --suite f32-gemm results.jsonl
+//! accel-bench                           # = accel-bench run: the quick suite on every device
+//! accel-bench run --suite resnet50 --device cpu,tpu-v1 --dtype i8 --out report/
+//! accel-bench list                      # devices (kinds, peaks) and the harness's suites
+//! accel-bench cost --suite resnet50     # cost-only on emulated devices, whole network
 //! ```
 //!
-//! Errors (a bad shape, a failed check) print one line on stderr and exit with status 1;
-//! bad arguments exit with status 2 (clap).
+//! Errors (a bad shape, a failed check, an unwritable output folder) print one line on
+//! stderr and exit with status 1; bad arguments print one line and exit with status 2.
 
 #![forbid(unsafe_code)]
 
 use accel_bench::peers::{self, MATMUL_NUM_THREADS, Peer};
 use accel_bench::workload::{BenchDType, BenchResult, Case, EpilogueKind, Layout, Workload};
-use accel_bench::{ConvShape, MatmulShape, Record, kernel, measure, suites, table};
+use accel_bench::{ConvShape, MatmulShape, Record, cli, kernel, measure, suites, table};
 use accel_kernels::probe::{self, PeakKind};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Read;
@@ -25,14 +29,26 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "accel-bench", version, about = "Benchmarks of accel's kernels, its peers and the machine's peaks")]
+#[command(
+    name = "accel-bench",
+    version,
+    about = "Runs workloads on every accel device (measured or modeled) and benchmarks accel's kernels, its peers and the machine's peaks",
+    after_help = "Without a subcommand, runs `accel-bench run`: the quick suite on every device, report in target/accel-bench/."
+)]
 struct Cli {
     #[command(subcommand)]
-    cmd: Cmd,
+    cmd: Option<Cmd>,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run a suite on every device (or those --device names): check each result against the
+    /// CPU, time it (measured) or cost it (emulated); print a table, write JSON, CSV and pictures.
+    Run(cli::RunArgs),
+    /// List the devices (kind, backend, measured or modeled, peaks) and the suites.
+    List(cli::ListArgs),
+    /// Cost a suite on emulated devices from shapes alone (no data): whole networks in milliseconds.
+    Cost(cli::CostArgs),
     /// Check, then time one accel kernel through the public API.
     Kernel(KernelArgs),
     /// Check, then time a peer crate's matmul on the same inputs.
@@ -157,9 +173,39 @@ struct TableArgs {
     files: Vec<PathBuf>,
 }
 
+/// Prints a clap error on one line (help and version print as clap formats them).
+fn parse() -> Result<Cli, ExitCode> {
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            Err(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let parts: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:"))
+                .collect();
+            eprintln!("accel-bench: {} (see --help)", parts.join(" ").trim_start_matches("error: "));
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.cmd {
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let result = match cli.cmd.unwrap_or_else(|| Cmd::Run(cli::RunArgs::default())) {
+        Cmd::Run(a) => cli::run(&a).map(|failed| if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
+        Cmd::List(a) => cli::list(&a).map(|text| {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }),
+        Cmd::Cost(a) => cli::cost(&a).map(|()| ExitCode::SUCCESS),
         Cmd::Kernel(a) => run_kernel(a),
         Cmd::Peer(a) => run_peer(a),
         Cmd::Probe(a) => run_probe(a),

@@ -520,11 +520,12 @@ impl<F: Family> InPlaceB<F> {
             .then(|| InPlaceB { b: Shared(data.as_ptr().wrapping_add(base).cast::<F::PB>().cast_mut()), rsb })
     }
 
-    /// B in place in a large product when its rows are contiguous and all of it stays in a
-    /// quarter of L2, where the tiles re-read it from cache: packing would only copy it.
+    /// B in place in a large product when its rows are contiguous and all of it fits in L2,
+    /// where the tiles re-read it from cache: packing would only copy it. (Measured: 512³
+    /// 96 -> 102 GFLOP/s in place; beyond L2, at 1024³ and 2048³, packed is 2–4% faster.)
     fn large<A: MatSrc, B: MatSrc>(p: &Product<'_, A, B>) -> Option<InPlaceB<F>> {
         let bytes = p.k.saturating_mul(p.n).saturating_mul(std::mem::size_of::<F::PB>());
-        if !direct_for::<F, B::T, F::PB>() || bytes > isa::caches().l2 / 4 {
+        if !direct_for::<F, B::T, F::PB>() || bytes > isa::caches().l2 {
             return None;
         }
         Self::of(p.b, p.n)

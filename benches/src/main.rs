@@ -33,9 +33,13 @@ use std::process::ExitCode;
     name = "accel-bench",
     version,
     about = "Runs workloads on every accel device (measured or modeled) and benchmarks accel's kernels, its peers and the machine's peaks",
-    after_help = "Without a subcommand, runs `accel-bench run`: the quick suite on every device, report in target/accel-bench/."
+    args_conflicts_with_subcommands = true,
+    after_help = "Without a subcommand, runs `accel-bench run` with the flags above: by default the quick suite on every device, report in target/accel-bench/."
 )]
 struct Cli {
+    /// `run`'s flags, for `accel-bench` without a subcommand.
+    #[command(flatten)]
+    run: cli::RunArgs,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -199,7 +203,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    let result = match cli.cmd.unwrap_or_else(|| Cmd::Run(cli::RunArgs::default())) {
+    let result = match cli.cmd.unwrap_or(Cmd::Run(cli.run)) {
         Cmd::Run(a) => cli::run(&a).map(|failed| if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
         Cmd::List(a) => cli::list(&a).map(|text| {
             print!("{text}");

@@ -268,7 +268,7 @@ impl Chart for Layers {
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size((label_len * 7 + 10).clamp(60, 360))
-            .build_cartesian_2d((x0..x1).log_scale(), (0..n).into_segmented())
+            .build_cartesian_2d((x0..x1).log_scale(), (0..n.saturating_sub(1)).into_segmented())
             .map_err(draw_err)?;
         chart
             .configure_mesh()
@@ -331,6 +331,8 @@ impl Chart for Speedup {
     }
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let (x0, x1) = log_bounds(self.bars.iter().map(|b| b.2).chain([1.0]));
+        // A decade of room on the right for the value labels.
+        let x1 = x1 * 10.0;
         let n = self.bars.len();
         let names: Vec<String> = self.bars.iter().map(|b| b.0.clone()).collect();
         let mut chart = ChartBuilder::on(area)
@@ -338,7 +340,7 @@ impl Chart for Speedup {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(150)
-            .build_cartesian_2d((x0..x1).log_scale(), (0..n).into_segmented())
+            .build_cartesian_2d((x0..x1).log_scale(), (0..n.saturating_sub(1)).into_segmented())
             .map_err(draw_err)?;
         chart
             .configure_mesh()
@@ -357,10 +359,10 @@ impl Chart for Speedup {
             .map_err(draw_err)?;
         for (i, (_, figure, x, items)) in self.bars.iter().enumerate() {
             let c = if *figure == Figure::Measured { color(0) } else { color(1) };
-            let (a, b) = (SegmentValue::Exact(i), SegmentValue::Exact(i + 1));
+            let a = SegmentValue::Exact(i);
+            let b = if i + 1 == n { SegmentValue::Last } else { SegmentValue::Exact(i + 1) };
             chart.draw_series([Rectangle::new([(1.0, a), (*x, b)], c.mix(0.8).filled())]).map_err(draw_err)?;
-            let label =
-                format!("{x:.2}× ({} {}, {items} items)", figure.name(), if *x >= 1.0 { "faster" } else { "slower" });
+            let label = format!("{x:.2}× ({}, {items} items)", figure.name());
             chart
                 .draw_series([Text::new(label, (x.max(1.0) * 1.1, SegmentValue::CenterOf(i)), (FONT, 12))])
                 .map_err(draw_err)?;

@@ -54,7 +54,7 @@ fn ok(r: &Row) -> bool {
 }
 
 fn sci(v: f64) -> String {
-    if v >= 1000.0 || v < 0.01 {
+    if !(0.01..1000.0).contains(&v) {
         format!("{v:.0e}")
     } else if v >= 1.0 {
         format!("{v:.0}")
@@ -184,12 +184,15 @@ pub enum Metric {
     Energy,
 }
 
-/// Time or energy of every item (layer) on every device, one line of marks per device.
+/// One device's marks: its name, whether measured or modeled, and (item index, value).
+type Series = (String, Figure, Vec<(usize, f64)>);
+
+/// Time or energy of every item (layer) on every device, one row of marks per item.
 #[derive(Debug, Clone)]
 pub struct Layers {
     metric: Metric,
     items: Vec<(String, String, String)>,
-    series: Vec<(String, Figure, Vec<(usize, f64)>)>,
+    series: Vec<Series>,
 }
 
 impl Layers {

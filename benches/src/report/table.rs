@@ -158,6 +158,10 @@ pub fn totals(report: &Report) -> Vec<Total> {
         }
         let in_group: Vec<&Row> = report.rows.iter().filter(|r| r.group == group && r.dtype == dtype).collect();
         let items = first_seen(in_group.iter().map(|r| r.label.clone())).len();
+        // One layer run once is its own row already.
+        if items < 2 && in_group.iter().all(|r| r.count <= 1) {
+            continue;
+        }
         for device in first_seen(in_group.iter().map(|r| r.device.clone())) {
             let mine: Vec<&&Row> = in_group.iter().filter(|r| r.device == device).collect();
             if mine.iter().all(|r| r.status == Status::Unsupported) {

@@ -82,8 +82,8 @@ impl Default for RunArgs {
 /// `accel-bench cost`.
 #[derive(Debug, Clone, Args)]
 pub struct CostArgs {
-    /// Suite (default `resnet50`), devices (default: the emulated ones), dtype, presets and
-    /// output (default `target/accel-bench/cost`).
+    /// Suite, devices (default: the emulated ones), dtype, presets and output (default
+    /// `target/accel-bench/cost`); with neither --suite nor --dtype, ResNet-50 in int8.
     #[command(flatten)]
     pub select: Selection,
 }
@@ -163,9 +163,15 @@ pub fn run(args: &RunArgs) -> BenchResult<usize> {
     Ok(report.failures())
 }
 
-/// `accel-bench cost`: the suite (default `resnet50`) costed on emulated devices, no data.
+/// `accel-bench cost`: the suite costed on emulated devices, no data (default: `resnet50` in
+/// int8).
 pub fn cost(args: &CostArgs) -> BenchResult<()> {
-    let s = &args.select;
+    let mut s = args.select.clone();
+    if s.suite.is_none() && s.dtype.is_none() {
+        // The default: ResNet-50 as accelerators run it, in int8.
+        s.dtype = Some(BenchDType::I8);
+    }
+    let s = &s;
     let (name, items) = suite_items(s, "resnet50")?;
     let presets = load_presets(&s.preset)?;
     let filters =

@@ -51,7 +51,8 @@ enum Cmd {
     Run(cli::RunArgs),
     /// List the devices (kind, backend, measured or modeled, peaks) and the suites.
     List(cli::ListArgs),
-    /// Cost a suite on emulated devices from shapes alone (no data): whole networks in milliseconds.
+    /// Cost a suite on emulated devices from shapes alone (no data): whole networks in milliseconds
+    /// (default: ResNet-50 in int8 at batch 1 and 8).
     Cost(cli::CostArgs),
     /// Check, then time one accel kernel through the public API.
     Kernel(KernelArgs),

@@ -85,6 +85,8 @@ pub struct LocalGroup;
 
 impl LocalGroup {
     /// One communicator per device (rank `i` uses `devices[i]`), default options.
+    // `LocalGroup` is a namespace: building the group yields its members, not a `LocalGroup`.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(devices: &[Device]) -> Result<Vec<LocalComm>> {
         Self::with_options(devices, LocalOptions::default())
     }

@@ -71,20 +71,20 @@ pub struct Link {
 
 impl Link {
     /// PCIe 4.0 x16: 32 GB/s per direction raw (collectives.md §b.6); α = 1 µs (NCCL's PCI
-    /// hop latency, LL protocol); ~5 pJ/bit off-package SerDes [I].
+    /// hop latency, LL protocol); ~5 pJ/bit off-package SerDes (assumed).
     pub const PCIE4: Link = Link { name: "pcie4", bandwidth_gbs: 32.0, latency_us: 1.0, pj_per_byte: 40.0 };
     /// PCIe 5.0 x16: 64 GB/s per direction raw; α and energy as PCIe 4.
     pub const PCIE5: Link = Link { name: "pcie5", bandwidth_gbs: 64.0, latency_us: 1.0, pj_per_byte: 40.0 };
     /// NVLink 4 (H100/H200, 18 links): 450 GB/s per direction; α = 936 ns (ASTRA-sim's
-    /// validated HGX-H100 preset); ~1.3 pJ/bit [I].
+    /// validated HGX-H100 preset); ~1.3 pJ/bit (assumed).
     pub const NVLINK4: Link = Link { name: "nvlink4", bandwidth_gbs: 450.0, latency_us: 0.936, pj_per_byte: 10.4 };
-    /// A ring of NPUs: 50 GB/s, 500 ns (ASTRA-sim's `Ring_8npus.yml`); ~2 pJ/bit [I].
+    /// A ring of NPUs: 50 GB/s, 500 ns (ASTRA-sim's `Ring_8npus.yml`); ~2 pJ/bit (assumed).
     pub const NPU_RING: Link = Link { name: "npu-ring", bandwidth_gbs: 50.0, latency_us: 0.5, pj_per_byte: 16.0 };
-    /// 100 Gb Ethernet (RoCE): 12.5 GB/s; α = 10 µs (socket/RoCE stack) [I]; ~15 pJ/bit [I].
+    /// 100 Gb Ethernet (RoCE): 12.5 GB/s; α = 10 µs (socket/RoCE stack) (assumed); ~15 pJ/bit (assumed).
     pub const ETHERNET_100G: Link =
         Link { name: "ethernet-100g", bandwidth_gbs: 12.5, latency_us: 10.0, pj_per_byte: 120.0 };
     /// InfiniBand NDR 400 Gb/s: 50 GB/s per port and direction; α = 2.7 µs (NCCL's NET hop
-    /// latency, LL protocol); ~10 pJ/bit [I].
+    /// latency, LL protocol); ~10 pJ/bit (assumed).
     pub const INFINIBAND_NDR: Link =
         Link { name: "infiniband-ndr", bandwidth_gbs: 50.0, latency_us: 2.7, pj_per_byte: 80.0 };
 

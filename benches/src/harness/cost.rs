@@ -91,6 +91,8 @@ fn row(item: &Item, device: &Device, entry: &DeviceEntry, work: &BenchResult<emu
         unit: None,
         host_ms: None,
         checked_against: "none".into(),
+        algbw_gbs: None,
+        busbw_gbs: None,
     };
     let skip = |mut row: Row, msg: String| {
         row.status = Status::Skipped;

@@ -127,6 +127,8 @@ fn blank(item: &Item, device: &Device, figure: Figure) -> Row {
         unit: None,
         host_ms: None,
         checked_against: "cpu".into(),
+        algbw_gbs: None,
+        busbw_gbs: None,
     }
 }
 

@@ -132,8 +132,15 @@ pub struct Row {
     /// Wall time the emulation (or the cost-only planning) itself took, ms.
     pub host_ms: Option<f64>,
     /// What the result was checked against (`oracle` for the CPU, `cpu` for the others;
-    /// `none` on the cost-only path, which computes nothing).
+    /// `none` on the cost-only path, which computes nothing; `expected` for collectives,
+    /// whose order-independent inputs have one exact answer).
     pub checked_against: String,
+    /// Collectives: nccl-tests' algorithm bandwidth `S / t`, GB/s (10⁹ B/s).
+    #[serde(default)]
+    pub algbw_gbs: Option<f64>,
+    /// Collectives: bus bandwidth `algbw × factor` (all-reduce `2(n−1)/n`), GB/s.
+    #[serde(default)]
+    pub busbw_gbs: Option<f64>,
 }
 
 impl Row {
@@ -225,7 +232,7 @@ impl Report {
 }
 
 /// Columns of `results.csv`, in order.
-pub const CSV_COLUMNS: [&str; 24] = [
+pub const CSV_COLUMNS: [&str; 26] = [
     "group",
     "label",
     "op",
@@ -250,6 +257,8 @@ pub const CSV_COLUMNS: [&str; 24] = [
     "checked_against",
     "intensity",
     "suite",
+    "algbw_gbs",
+    "busbw_gbs",
 ];
 
 /// Quotes a CSV field when it holds a comma, quote or line break (RFC 4180).
@@ -297,6 +306,8 @@ pub fn to_csv(report: &Report) -> String {
             r.checked_against.clone(),
             r.intensity().to_string(),
             report.suite.clone(),
+            opt(&r.algbw_gbs),
+            opt(&r.busbw_gbs),
         ];
         let line: Vec<String> = cells.iter().map(|c| field(c)).collect();
         out.push_str(&line.join(","));
@@ -375,6 +386,8 @@ pub(crate) mod tests {
             unit: None,
             host_ms: None,
             checked_against: "cpu".into(),
+            algbw_gbs: None,
+            busbw_gbs: None,
         };
         Report {
             schema: SCHEMA,

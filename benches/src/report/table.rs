@@ -53,7 +53,10 @@ fn dash() -> String {
 
 fn status(r: &Row) -> String {
     match (r.status, &r.message) {
-        (Status::Ok, _) => format!("ok ({})", r.checked_against),
+        (Status::Ok, _) => match (r.algbw_gbs, r.busbw_gbs) {
+            (Some(a), Some(b)) => format!("ok ({}); algbw {a:.2} GB/s, busbw {b:.2} GB/s", r.checked_against),
+            _ => format!("ok ({})", r.checked_against),
+        },
         (Status::Unsupported, _) => "unsupported".into(),
         (Status::Skipped, Some(m)) => format!("skipped: {}", shorten(m, 60)),
         (Status::Failed, Some(m)) => format!("FAILED: {}", shorten(m, 160)),
@@ -158,8 +161,9 @@ pub fn totals(report: &Report) -> Vec<Total> {
         }
         let in_group: Vec<&Row> = report.rows.iter().filter(|r| r.group == group && r.dtype == dtype).collect();
         let items = first_seen(in_group.iter().map(|r| r.label.clone())).len();
-        // One layer run once is its own row already.
-        if items < 2 && in_group.iter().all(|r| r.count <= 1) {
+        // One layer run once is its own row already; rows that compute nothing (collectives)
+        // are a sweep of sizes, not layers.
+        if (items < 2 && in_group.iter().all(|r| r.count <= 1)) || in_group.iter().all(|r| r.flops == 0) {
             continue;
         }
         for device in first_seen(in_group.iter().map(|r| r.device.clone())) {

@@ -6,7 +6,7 @@
 
 use crate::harness::cost::{self, Target};
 use crate::harness::run::{self, Options};
-use crate::harness::{devices, suites};
+use crate::harness::{comm, devices, suites};
 use crate::report::{self, Report, table};
 use crate::workload::{BenchDType, BenchResult};
 use crate::{measure, plot};
@@ -145,9 +145,34 @@ fn finish(report: &Report, dir: &Path, no_plots: bool) -> BenchResult<()> {
     Ok(())
 }
 
+/// The collectives' dtype for `--dtype`.
+fn comm_dtype(dtype: Option<BenchDType>) -> accel::DType {
+    match dtype {
+        None | Some(BenchDType::F32) => accel::DType::F32,
+        Some(BenchDType::Bf16) => accel::DType::BF16,
+        Some(BenchDType::F16) => accel::DType::F16,
+        Some(BenchDType::I8) => accel::DType::I8,
+    }
+}
+
+/// `accel-bench run --suite collectives`.
+fn run_collectives(args: &RunArgs) -> BenchResult<usize> {
+    let s = &args.select;
+    let presets = load_presets(&s.preset)?;
+    let devices = select_devices(&s.device, &presets)?;
+    let dir = s.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    report::prepare_dir(&dir)?;
+    let report = comm::run(&devices, comm_dtype(s.dtype), comm::SIZES)?;
+    finish(&report, &dir, s.no_plots)?;
+    Ok(report.failures())
+}
+
 /// `accel-bench run`: returns the number of failed checks (the binary exits non-zero then).
 pub fn run(args: &RunArgs) -> BenchResult<usize> {
     let s = &args.select;
+    if s.suite.as_deref() == Some(suites::COLLECTIVES.0) {
+        return run_collectives(args);
+    }
     let (name, items) = suite_items(s, suites::DEFAULT_SUITE)?;
     let presets = load_presets(&s.preset)?;
     let devices = select_devices(&s.device, &presets)?;
@@ -232,6 +257,7 @@ pub fn list(args: &ListArgs) -> BenchResult<String> {
         };
         s.push(vec![name, suite.items.len().to_string(), suite.about.to_string()]);
     }
+    s.push(vec![suites::COLLECTIVES.0.to_string(), "–".into(), suites::COLLECTIVES.1.to_string()]);
     for (name, why) in suites::PENDING {
         s.push(vec![name.to_string(), "–".into(), format!("not in this build: {why}")]);
     }

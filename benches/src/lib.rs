@@ -24,6 +24,7 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod collectives;
 pub mod harness;
 pub mod kernel;
 pub mod measure;

@@ -27,7 +27,7 @@ fn fails_with(args: &[&str], needle: &str) {
 fn bad_arguments_are_one_line_errors() {
     fails_with(&["run", "--device", "tpu-v9"], "unknown device `tpu-v9`");
     fails_with(&["run", "--suite", "nope"], "unknown suite `nope`");
-    fails_with(&["run", "--suite", "collectives"], "not available");
+    fails_with(&["cost", "--suite", "collectives"], "`accel-bench run` only");
     fails_with(&["run", "--dtype", "f64"], "f64");
     fails_with(&["cost", "--dtype", "i4"], "i4");
     fails_with(&["run", "--reps", "0"], "--reps");
@@ -117,4 +117,16 @@ fn cost_costs_a_network_without_running_it() {
     assert!(report.rows.iter().all(|r| r.checked_against == "none" && r.figure == Figure::Modeled));
     assert!(report.rows.iter().any(|r| r.device == "npu:tpu-v1" && r.status == Status::Ok));
     assert!(!dir.path().join("roofline.svg").exists());
+}
+
+#[test]
+fn the_collectives_suite_reports_bus_bandwidth() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["run", "--suite", "collectives", "--device", "cpu,tpu-v1", "-q", "--no-plots", "--out"];
+    let out = bench(&[&args[..], &[dir.path().to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = Report::read(&dir.path().join("report.json")).unwrap();
+    let cpu: Vec<_> = report.rows.iter().filter(|r| r.device == "cpu").collect();
+    assert!(!cpu.is_empty() && cpu.iter().all(|r| r.status == Status::Ok && r.busbw_gbs.is_some()));
+    assert!(report.rows.iter().filter(|r| r.device == "npu:tpu-v1").all(|r| r.status == Status::Unsupported));
 }

@@ -6,13 +6,15 @@
 //!   int8 GEMM, ResNet-50, MobileNet-v2 depthwise, BERT-base) and `--dtype`;
 //! - [`devices`]: `--device` filters over `accel::devices()`;
 //! - [`run`]: check, time or cost each item on each device;
-//! - [`cost`]: the cost-only path on emulated devices (no data).
+//! - [`cost`]: the cost-only path on emulated devices (no data);
+//! - [`comm`]: the collectives suite (the collectives benchmark's sweep as harness rows).
 //!
 //! Extension points: a new suite is one more entry in [`suites::suites`]; a new kind of
-//! workload (collectives, once `accel::comm` lands) needs a variant in
-//! [`crate::workload::Workload`] and its items; a new backend needs nothing here — it joins
-//! through `accel::devices()`.
+//! workload needs a variant in [`crate::workload::Workload`] and its items (or, like the
+//! collectives, a runner of its own that returns a [`crate::report::Report`]); a new backend
+//! needs nothing here — it joins through `accel::devices()`.
 
+pub mod comm;
 pub mod cost;
 pub mod devices;
 pub mod run;

@@ -10,11 +10,10 @@
 
 use super::devices::kind_name;
 use crate::collectives::{CollConfig, CollRow, run_local};
-use crate::report::{DeviceEntry, Figure, Machine, Report, Row, SCHEMA, Status};
+use crate::report::{DeviceEntry, Figure, Report, Row, Started, Status};
 use crate::workload::BenchResult;
 use accel::comm::{Collective, ReduceOp};
 use accel::{DType, Device};
-use std::time::Instant;
 
 /// Ranks of the in-process group on each device.
 pub const RANKS: usize = 2;
@@ -48,25 +47,13 @@ fn row(device: &Device, dtype: DType, c: &CollRow) -> Row {
         op: c.collective.to_string(),
         shape: c.bytes.to_string(),
         dtype: dtype.name().to_string(),
-        count: 1,
-        device: device.name().to_string(),
-        figure: Figure::Measured,
         status: if wrong == 0 { Status::Ok } else { Status::Failed },
         message: (wrong > 0).then(|| format!("{wrong} elements differ from the expected result")),
-        flops: 0,
         bytes: c.bytes as u64,
         time_ms: Some(m.seconds * 1e3),
-        median_ms: None,
-        reps: 0,
-        gflops: None,
-        peak_fraction: None,
-        energy_mj: None,
-        utilization: None,
-        unit: None,
-        host_ms: None,
-        checked_against: "expected".into(),
         algbw_gbs: Some(m.algbw),
         busbw_gbs: Some(m.busbw),
+        ..Row::empty(device.name(), Figure::Measured, "expected")
     }
 }
 
@@ -102,8 +89,7 @@ fn unsupported(device: &Device, dtype: DType, collective: Collective) -> Row {
 /// Runs the sweep on each measured device of `devices` (emulated ones are listed as
 /// unsupported); prints nothing.
 pub fn run(devices: &[Device], dtype: DType, sizes: (usize, usize)) -> BenchResult<Report> {
-    let started = Instant::now();
-    let started_unix = super::run::now_unix();
+    let started = Started::now();
     let mut rows = Vec::new();
     let mut entries = Vec::new();
     for device in devices {
@@ -135,17 +121,7 @@ pub fn run(devices: &[Device], dtype: DType, sizes: (usize, usize)) -> BenchResu
         let measured = run_local(&cfg).map_err(|e| format!("collectives on {}: {e}", device.name()))?;
         rows.extend(measured.iter().map(|c| row(device, dtype, c)));
     }
-    Ok(Report {
-        schema: SCHEMA,
-        command: "run".into(),
-        suite: "collectives".into(),
-        dtype: Some(dtype.name().to_string()),
-        started_unix,
-        wall_s: started.elapsed().as_secs_f64(),
-        machine: Machine::this(),
-        devices: entries,
-        rows,
-    })
+    Ok(started.report("run", "collectives", Some(dtype.name().to_string()), entries, rows))
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 //! planning time in `host_ms`.
 
 use super::devices::kind_name;
-use super::run::{Options, device_entry, dtypes_of, now_unix, op_kind};
+use super::run::{Options, blank, device_entry, dtypes_of, op_kind};
 use super::suites::Item;
-use crate::report::{DeviceEntry, Figure, Machine, Report, Row, SCHEMA, Status};
+use crate::report::{DeviceEntry, Figure, Report, Row, Started, Status};
 use crate::workload::{BenchDType, BenchResult, Case, Workload};
 use accel::emu::{self, Gemm, Preset};
 use accel::{Device, Support};
@@ -68,32 +68,7 @@ impl Target {
 
 fn row(item: &Item, device: &Device, entry: &DeviceEntry, work: &BenchResult<emu::Workload>, target: &Target) -> Row {
     let case = &item.case;
-    let mut row = Row {
-        group: item.group.clone(),
-        label: item.label.clone(),
-        op: case.workload.op().to_string(),
-        shape: case.workload.shape(),
-        dtype: case.dtype.name().to_string(),
-        count: item.count,
-        device: device.name().to_string(),
-        figure: Figure::Modeled,
-        status: Status::Ok,
-        message: None,
-        flops: case.workload.flops(),
-        bytes: case.bytes(),
-        time_ms: None,
-        median_ms: None,
-        reps: 0,
-        gflops: None,
-        peak_fraction: None,
-        energy_mj: None,
-        utilization: None,
-        unit: None,
-        host_ms: None,
-        checked_against: "none".into(),
-        algbw_gbs: None,
-        busbw_gbs: None,
-    };
+    let mut row = Row { checked_against: "none".into(), ..blank(item, device, Figure::Modeled) };
     let skip = |mut row: Row, msg: String| {
         row.status = Status::Skipped;
         row.message = Some(msg);
@@ -128,8 +103,7 @@ fn row(item: &Item, device: &Device, entry: &DeviceEntry, work: &BenchResult<emu
 
 /// Costs `items` on `targets` (emulated devices only; the error names a measured one).
 pub fn cost(suite: &str, dtype: Option<BenchDType>, items: &[Item], targets: &[Target]) -> BenchResult<Report> {
-    let started = Instant::now();
-    let started_unix = now_unix();
+    let started = Started::now();
     if let Some(t) = targets.iter().find(|t| !t.device.info().emulated) {
         let kind = kind_name(t.device.info().kind);
         return Err(format!(
@@ -147,17 +121,7 @@ pub fn cost(suite: &str, dtype: Option<BenchDType>, items: &[Item], targets: &[T
             rows.push(row(item, &t.device, entry, work, t));
         }
     }
-    Ok(Report {
-        schema: SCHEMA,
-        command: "cost".into(),
-        suite: suite.to_string(),
-        dtype: dtype.map(|d| d.name().to_string()),
-        started_unix,
-        wall_s: started.elapsed().as_secs_f64(),
-        machine: Machine::this(),
-        devices: entries,
-        rows,
-    })
+    Ok(started.report("cost", suite, dtype.map(|d| d.name().to_string()), entries, rows))
 }
 
 #[cfg(test)]

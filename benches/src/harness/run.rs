@@ -17,13 +17,13 @@
 use super::devices::kind_name;
 use super::suites::Item;
 use crate::measure;
-use crate::report::{DeviceEntry, Figure, Machine, Peak, Report, Row, SCHEMA, Status};
+use crate::report::{DeviceEntry, Figure, Peak, Report, Row, Started, Status};
 use crate::workload::{BenchDType, BenchResult, Case, Prepared, Workload, err};
 use accel::{Device, DeviceKind, OpKind, Support};
 use accel_kernels::probe;
 use accel_tests::{Domain, Tolerance};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// How a run measures.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,33 +102,19 @@ pub fn device_entry(device: &Device, dtypes: &[BenchDType], opts: &Options) -> B
     Ok(entry)
 }
 
-/// A row with the item's fields filled in and no figures yet.
-fn blank(item: &Item, device: &Device, figure: Figure) -> Row {
+/// A row with the item's fields filled in and no figures yet (checked against the CPU).
+pub(crate) fn blank(item: &Item, device: &Device, figure: Figure) -> Row {
+    let case = &item.case;
     Row {
         group: item.group.clone(),
         label: item.label.clone(),
-        op: item.case.workload.op().to_string(),
-        shape: item.case.workload.shape(),
-        dtype: item.case.dtype.name().to_string(),
+        op: case.workload.op().to_string(),
+        shape: case.workload.shape(),
+        dtype: case.dtype.name().to_string(),
         count: item.count,
-        device: device.name().to_string(),
-        figure,
-        status: Status::Ok,
-        message: None,
-        flops: item.case.workload.flops(),
-        bytes: item.case.bytes(),
-        time_ms: None,
-        median_ms: None,
-        reps: 0,
-        gflops: None,
-        peak_fraction: None,
-        energy_mj: None,
-        utilization: None,
-        unit: None,
-        host_ms: None,
-        checked_against: "cpu".into(),
-        algbw_gbs: None,
-        busbw_gbs: None,
+        flops: case.workload.flops(),
+        bytes: case.bytes(),
+        ..Row::empty(device.name(), figure, "cpu")
     }
 }
 
@@ -235,11 +221,6 @@ fn on_device(item: &Item, device: &Device, entry: &DeviceEntry, want: &[f64], op
     row
 }
 
-/// Seconds since the Unix epoch.
-pub fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 /// The dtypes the items use, in first-seen order.
 pub fn dtypes_of(items: &[Item]) -> Vec<BenchDType> {
     let mut v: Vec<BenchDType> = Vec::new();
@@ -259,8 +240,7 @@ pub fn run(
     devices: &[Device],
     opts: &Options,
 ) -> BenchResult<Report> {
-    let started = Instant::now();
-    let started_unix = now_unix();
+    let started = Started::now();
     let dtypes = dtypes_of(items);
     let entries = devices.iter().map(|d| device_entry(d, &dtypes, opts)).collect::<BenchResult<Vec<_>>>()?;
     let cpu = devices.iter().find(|d| is_host_cpu(d)).cloned().unwrap_or_else(accel::cpu);
@@ -291,15 +271,5 @@ pub fn run(
         }
     }
     bar.finish_and_clear();
-    Ok(Report {
-        schema: SCHEMA,
-        command: "run".into(),
-        suite: suite.to_string(),
-        dtype: dtype.map(|d| d.name().to_string()),
-        started_unix,
-        wall_s: started.elapsed().as_secs_f64(),
-        machine: Machine::this(),
-        devices: entries,
-        rows,
-    })
+    Ok(started.report("run", suite, dtype.map(|d| d.name().to_string()), entries, rows))
 }

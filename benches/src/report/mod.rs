@@ -11,6 +11,7 @@ pub mod table;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Version of the report layout; bumped when a field changes meaning or goes away.
 pub const SCHEMA: u32 = 1;
@@ -144,6 +145,37 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row of `device` with no identity and no figures yet: the runners fill in what they
+    /// know with struct-update syntax (`Row { label, .., ..Row::empty(..) }`).
+    pub fn empty(device: &str, figure: Figure, checked_against: &str) -> Row {
+        Row {
+            group: String::new(),
+            label: String::new(),
+            op: String::new(),
+            shape: String::new(),
+            dtype: String::new(),
+            count: 1,
+            device: device.to_string(),
+            figure,
+            status: Status::Ok,
+            message: None,
+            flops: 0,
+            bytes: 0,
+            time_ms: None,
+            median_ms: None,
+            reps: 0,
+            gflops: None,
+            peak_fraction: None,
+            energy_mj: None,
+            utilization: None,
+            unit: None,
+            host_ms: None,
+            checked_against: checked_against.to_string(),
+            algbw_gbs: None,
+            busbw_gbs: None,
+        }
+    }
+
     /// `flops / bytes`: where the item sits on a roofline.
     pub fn intensity(&self) -> f64 {
         self.flops as f64 / self.bytes.max(1) as f64
@@ -196,6 +228,48 @@ pub struct Report {
     pub devices: Vec<DeviceEntry>,
     /// Item × device results, item-major.
     pub rows: Vec<Row>,
+}
+
+/// When a run started, for its report's `started_unix` and `wall_s`.
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    at: Instant,
+    unix: u64,
+}
+
+impl Started {
+    /// Now.
+    pub fn now() -> Started {
+        let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Started { at: Instant::now(), unix }
+    }
+
+    /// Seconds since the Unix epoch at the start.
+    pub fn unix(&self) -> u64 {
+        self.unix
+    }
+
+    /// The finished run's report, its wall time taken now.
+    pub fn report(
+        &self,
+        command: &str,
+        suite: &str,
+        dtype: Option<String>,
+        devices: Vec<DeviceEntry>,
+        rows: Vec<Row>,
+    ) -> Report {
+        Report {
+            schema: SCHEMA,
+            command: command.to_string(),
+            suite: suite.to_string(),
+            dtype,
+            started_unix: self.unix,
+            wall_s: self.at.elapsed().as_secs_f64(),
+            machine: Machine::this(),
+            devices,
+            rows,
+        }
+    }
 }
 
 impl Report {

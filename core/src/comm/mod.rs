@@ -31,6 +31,7 @@
 //! ([`bus_factor`]).
 
 mod call;
+pub mod host;
 mod local;
 mod math;
 mod model;

@@ -1,0 +1,67 @@
+//! Launches the multi-rank programs (examples/) under `mpirun -n 4`, bounded twice
+//! (`timeout -k` around `mpirun --timeout`), and checks their exit status and output.
+//! Needs `mpirun` on PATH; as root in a container also the OMPI_* variables of the README.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// mpirun's own limit; `timeout` kills it 30 s later if it does not stop.
+const MPIRUN_TIMEOUT_S: u32 = 120;
+/// OpenMPI's exit status when `--timeout` fires.
+const MPIRUN_TIMED_OUT: i32 = 110;
+
+fn example(name: &str) -> PathBuf {
+    // target/<profile>/deps/mpirun-<hash> -> target/<profile>/examples/<name>
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent().and_then(|d| d.parent()).expect("target dir").join("examples").join(name)
+}
+
+fn mpirun(name: &str, args: &[&str]) -> Output {
+    let out = Command::new("timeout")
+        .args(["-k", "10", &(MPIRUN_TIMEOUT_S + 30).to_string(), "mpirun", "--timeout"])
+        .arg(MPIRUN_TIMEOUT_S.to_string())
+        .args(["-n", "4"])
+        .arg(example(name))
+        .args(args)
+        .output()
+        .expect("run timeout/mpirun");
+    eprintln!("--- {name} {args:?}: {:?}", out.status);
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn every_collective_on_four_ranks() {
+    let out = mpirun("conformance", &[]);
+    assert!(out.status.success(), "conformance job failed: {:?}", out.status);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(" passed, 0 failed (4 ranks)"), "no summary line: {stdout}");
+}
+
+fn fails_fast(mode: &str, code: i32, message: &str) {
+    let out = mpirun("rank_fails", &[mode]);
+    let status = out.status.code();
+    assert!(!out.status.success(), "{mode}: the job succeeded");
+    assert_ne!(status, Some(MPIRUN_TIMED_OUT), "{mode}: ended only by mpirun's timeout (hung)");
+    assert_ne!(status, Some(124), "{mode}: ended only by coreutils timeout (hung)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(message), "{mode}: no '{message}' in stderr");
+    assert!(stderr.contains(&format!("code {code}")), "{mode}: not aborted with code {code}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("finished"), "{mode}: a rank went on");
+}
+
+#[test]
+fn a_panicking_rank_aborts_the_job() {
+    fails_fast("panic", 101, "rank 1 panicked; aborting the job");
+}
+
+#[test]
+fn a_failing_rank_aborts_the_job() {
+    fails_fast("error", 1, "rank 1 failed: test: rank 1 fails on purpose; aborting the job");
+}
+
+#[test]
+fn a_missing_rank_trips_the_deadline() {
+    fails_fast("stall", 62, "all_reduce_in_place (seq 2) did not complete within 2.0 s");
+}

@@ -1,0 +1,69 @@
+//! Host staging for transports outside this crate (accel-mpi): byte-range access to a
+//! contiguous tensor and the float reduction rules of the contract, so every transport
+//! reduces with the same arithmetic.
+
+use super::call::ReduceOp;
+use super::math::{fmax, fmin};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+fn range(op: &'static str, t: &Tensor, elem: usize, bytes: usize) -> Result<usize> {
+    let es = t.dtype().size();
+    if !t.is_contiguous() {
+        return Err(Error::invalid(op, "tensor", "a contiguous tensor", "a strided view"));
+    }
+    let fits = bytes.is_multiple_of(es) && elem.checked_add(bytes / es).is_some_and(|end| end <= t.numel());
+    if !fits {
+        return Err(Error::invalid(
+            op,
+            "range",
+            format!("whole elements within the tensor's {} elements", t.numel()),
+            format!("{bytes} bytes from element {elem}"),
+        ));
+    }
+    Ok((t.view().offset() + elem) * es)
+}
+
+/// Copies `out.len()` bytes of the contiguous tensor `t`, from element `elem` on, into `out`.
+pub fn read_bytes(t: &Tensor, elem: usize, out: &mut [u8]) -> Result<()> {
+    let at = range("read_bytes", t, elem, out.len())?;
+    if out.is_empty() {
+        return Ok(());
+    }
+    t.device().backend().read(&*t.storage.buffer, at, out)
+}
+
+/// Writes `data` into the contiguous tensor `t` from element `elem` on.
+pub fn write_bytes(t: &Tensor, elem: usize, data: &[u8]) -> Result<()> {
+    let at = range("write_bytes", t, elem, data.len())?;
+    if data.is_empty() {
+        return Ok(());
+    }
+    t.device().backend().write(&*t.storage.buffer, at, data)
+}
+
+/// `acc = acc ⊕ other` in f32 with the contract's rules (Avg accumulates as Sum; Max/Min
+/// ignore NaN and order +0 above −0, so they do not depend on the operand order).
+pub fn combine_f32(op: ReduceOp, acc: &mut [f32], other: &[f32]) {
+    let pairs = acc.iter_mut().zip(other);
+    match op {
+        ReduceOp::Sum | ReduceOp::Avg => pairs.for_each(|(a, b)| *a += *b),
+        ReduceOp::Prod => pairs.for_each(|(a, b)| *a *= *b),
+        ReduceOp::Max => pairs.for_each(|(a, &b)| *a = fmax(*a, b)),
+        ReduceOp::Min => pairs.for_each(|(a, &b)| *a = fmin(*a, b)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_ignores_nan_in_either_position() {
+        let mut a = [f32::NAN, 1.0, -0.0];
+        combine_f32(ReduceOp::Max, &mut a, &[2.0, f32::NAN, 0.0]);
+        assert_eq!(a[0], 2.0);
+        assert_eq!(a[1], 1.0);
+        assert!(a[2].is_sign_positive());
+    }
+}

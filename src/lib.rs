@@ -32,6 +32,10 @@ pub fn cpu() -> Device {
 #[cfg(feature = "emu")]
 pub use accel_emu as emu;
 
+/// The GPU backend: one device per wgpu adapter (`ACCEL_WGPU_ADAPTER` picks by name).
+#[cfg(feature = "wgpu")]
+pub use accel_wgpu as wgpu;
+
 /// Every usable device this build knows, CPU first. This is the one registry: tests, benches
 /// and examples take their devices from here, and a new backend joins by adding one line
 /// (a function listing its devices: one per GPU adapter, one per emulated preset, ...).
@@ -41,6 +45,8 @@ pub fn devices() -> Vec<Device> {
         || vec![cpu()],
         #[cfg(feature = "emu")]
         accel_emu::devices,
+        #[cfg(feature = "wgpu")]
+        accel_wgpu::devices,
     ];
     backends.iter().flat_map(|list| list()).collect()
 }

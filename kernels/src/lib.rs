@@ -16,6 +16,7 @@ pub mod cpu;
 pub mod math;
 pub mod probe;
 pub mod reference;
+pub mod wgsl;
 
 use accel_core::{DType, View};
 

@@ -54,12 +54,26 @@ pub const INT8_DTYPES: [DType; 2] = [DType::I8, DType::U8];
 /// named on stderr as skipped.
 pub fn devices_under_test() -> Vec<Device> {
     let mut devices = accel::devices();
+    gpu_presence(&devices);
     devices.extend(accel_cpu::isa_devices());
     let features = accel_kernels::cpu::isa::features();
     for isa in accel_kernels::cpu::isa::Isa::ALL.into_iter().filter(|&i| !features.supports(i)) {
         eprintln!("conformance: skipping the cpu[{isa}] kernels: this CPU does not support {isa}");
     }
     devices
+}
+
+/// Says on stderr when no GPU (wgpu) device is present, so a skipped GPU run is visible; with
+/// `ACCEL_REQUIRE_GPU=1` (CI, where lavapipe is installed) a missing GPU is a failure instead.
+fn gpu_presence(devices: &[Device]) {
+    if devices.iter().any(|d| d.info().backend == "wgpu") {
+        return;
+    }
+    let msg = "no wgpu adapter found (install mesa-vulkan-drivers for lavapipe, or build with the `wgpu` feature)";
+    if std::env::var("ACCEL_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+        panic!("conformance: ACCEL_REQUIRE_GPU=1 but {msg}");
+    }
+    eprintln!("conformance: skipping the GPU: {msg}");
 }
 
 /// Trial label of a matmul/conv input dtype: `f32`, ..., `i8xi8`, `u8xi8`.

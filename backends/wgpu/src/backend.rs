@@ -1,0 +1,462 @@
+//! [`WgpuBackend`]: one opened adapter. Buffers, the pipeline cache, dispatch, readback and the
+//! error state (uncaptured validation / out-of-memory errors and device loss are recorded by
+//! wgpu's callbacks and returned by the next call).
+
+use crate::buffer::{Pool, WgpuBuffer};
+use crate::ops::{Kernel, lower};
+use accel_core::{
+    Backend, Capabilities, DType, DeviceInfo, DeviceKind, Error, ExecReport, Op, OpKind, Operands, Result, Support,
+};
+use accel_kernels::wgsl;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+/// Workgroup size of every kernel (see `common.wgsl`'s `linear_id`).
+const WORKGROUP: usize = 64;
+/// Rounds of (poll, wait 100 ms) a readback waits for its mapping callback: 10 minutes.
+const MAP_WAIT_ROUNDS: usize = 6000;
+/// Input bindings every kernel layout has.
+const INPUT_SLOTS: usize = 4;
+
+/// What went wrong asynchronously, if anything.
+#[derive(Default)]
+struct Faults {
+    lost: Option<String>,
+    error: Option<(bool, String)>,
+}
+
+/// Injects faults into one backend (see [`WgpuBackend::fault_injector`]).
+#[derive(Clone)]
+pub struct FaultInjector(Arc<Mutex<Faults>>);
+
+impl FaultInjector {
+    /// Every later call on the device returns `Error::DeviceLost`.
+    pub fn lose_device(&self) {
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        g.lost.get_or_insert("simulated device loss".into());
+    }
+}
+
+impl fmt::Debug for FaultInjector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FaultInjector")
+    }
+}
+
+/// One wgpu adapter as an accel backend.
+pub struct WgpuBackend {
+    info: DeviceInfo,
+    caps: Capabilities,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    layout: wgpu::BindGroupLayout,
+    pipeline_layout: wgpu::PipelineLayout,
+    pipelines: Mutex<HashMap<String, wgpu::ComputePipeline>>,
+    pool: Arc<Pool>,
+    faults: Arc<Mutex<Faults>>,
+    dummy: wgpu::Buffer,
+    max_binding: u64,
+    max_groups: u32,
+}
+
+impl fmt::Debug for WgpuBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WgpuBackend").field("info", &self.info).field("max_binding", &self.max_binding).finish()
+    }
+}
+
+fn capabilities(max_bytes: usize) -> Capabilities {
+    let mut c = Capabilities::new(max_bytes);
+    for kind in OpKind::ALL {
+        c.set(kind, DType::F32, Support::Native);
+        c.set(kind, DType::F16, Support::Emulated);
+        c.set(kind, DType::BF16, Support::Emulated);
+    }
+    let elementwise = [OpKind::Unary, OpKind::Binary, OpKind::Cast, OpKind::Reduce];
+    for kind in [OpKind::Matmul, OpKind::Conv, OpKind::ConvTranspose].into_iter().chain(elementwise) {
+        c.set(kind, DType::I8, Support::Native);
+        c.set(kind, DType::U8, Support::Native);
+    }
+    for kind in elementwise {
+        c.set(kind, DType::I32, Support::Native);
+    }
+    c
+}
+
+fn short_name(name: &str) -> String {
+    name.split([' ', '(']).find(|s| !s.is_empty()).unwrap_or("gpu").to_lowercase()
+}
+
+fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+impl WgpuBackend {
+    /// Opens adapter number `index` with its own limits.
+    pub(crate) fn open(index: usize, adapter: &wgpu::Adapter) -> Result<WgpuBackend> {
+        let ainfo = adapter.get_info();
+        let limits = adapter.limits();
+        let wanted = wgpu::Features::TIMESTAMP_QUERY;
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("accel"),
+            required_features: adapter.features() & wanted,
+            required_limits: limits.clone(),
+            ..Default::default()
+        };
+        let name = format!("wgpu:{index}:{}", short_name(&ainfo.name));
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+            .map_err(|e| Error::Backend { backend: "wgpu".into(), message: format!("{name}: {e}") })?;
+        let faults = Arc::new(Mutex::new(Faults::default()));
+        let f = faults.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let oom = matches!(e, wgpu::Error::OutOfMemory { .. });
+            let mut g = f.lock().unwrap_or_else(|p| p.into_inner());
+            g.error.get_or_insert((oom, e.to_string()));
+        }));
+        let f = faults.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            let mut g = f.lock().unwrap_or_else(|p| p.into_inner());
+            g.lost.get_or_insert(format!("{reason:?}: {msg}"));
+        });
+        let mut entries = vec![storage_entry(0, true)];
+        entries.extend((1..=INPUT_SLOTS as u32).map(|b| storage_entry(b, true)));
+        entries.push(storage_entry(INPUT_SLOTS as u32 + 1, false));
+        let layout = device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("accel"), entries: &entries });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("accel"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let dummy = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("accel-dummy"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        let max_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        let kind = match ainfo.device_type {
+            wgpu::DeviceType::Cpu => "cpu (software rasterizer)",
+            wgpu::DeviceType::DiscreteGpu => "discrete",
+            wgpu::DeviceType::IntegratedGpu => "integrated",
+            _ => "other",
+        };
+        let _ = kind;
+        let info = DeviceInfo {
+            name,
+            kind: DeviceKind::Gpu,
+            backend: "wgpu".into(),
+            emulated: false,
+            peak_gflops: None,
+            peak_bandwidth_gbs: None,
+        };
+        let caps = capabilities(usize::try_from(max_binding).unwrap_or(usize::MAX));
+        Ok(WgpuBackend {
+            info,
+            caps,
+            device,
+            queue,
+            layout,
+            pipeline_layout,
+            pipelines: Mutex::new(HashMap::new()),
+            pool: Arc::new(Pool::default()),
+            faults,
+            dummy,
+            max_binding,
+            max_groups: limits.max_compute_workgroups_per_dimension.max(1),
+        })
+    }
+
+    /// The adapter's storage binding limit in bytes (the largest tensor a kernel can bind).
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.max_binding
+    }
+
+    fn backend_err(&self, message: String) -> Error {
+        Error::Backend { backend: "wgpu".into(), message: format!("{}: {message}", self.info.name) }
+    }
+
+    /// The first recorded asynchronous fault, as an error (device loss first).
+    fn check(&self, op: &'static str, requested: usize) -> Result<()> {
+        let mut g = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(reason) = &g.lost {
+            return Err(Error::DeviceLost { device: self.info.name.clone(), reason: reason.clone() });
+        }
+        match g.error.take() {
+            Some((true, _)) => Err(Error::OutOfMemory {
+                op,
+                requested,
+                limit: self.caps.max_buffer_bytes,
+                device: self.info.name.clone(),
+            }),
+            Some((false, msg)) => Err(self.backend_err(format!("{op}: {msg}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// A handle that can mark this device lost as a driver reset would, for tests of the
+    /// error path (keep it before moving the backend into a `Device`).
+    pub fn fault_injector(&self) -> FaultInjector {
+        FaultInjector(self.faults.clone())
+    }
+
+    fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| self.backend_err(format!("waiting for the device: {e}")))?;
+        Ok(())
+    }
+
+    fn pipeline(&self, source: &str) -> Result<wgpu::ComputePipeline> {
+        let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = cache.get(source) {
+            return Ok(p.clone());
+        }
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("accel"),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("accel"),
+            layout: Some(&self.pipeline_layout),
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        self.check("compile", 0)?;
+        cache.insert(source.to_string(), pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Workgroup counts (x, y) covering `invocations`, folded under the per-dimension limit.
+    fn grid(&self, op: &'static str, invocations: usize) -> Result<(u32, u32)> {
+        let groups = invocations.div_ceil(WORKGROUP);
+        let x = groups.min(self.max_groups as usize);
+        let y = groups.div_ceil(x.max(1));
+        if y > self.max_groups as usize {
+            return Err(Error::invalid(op, "output", "at most 2^32 invocations", invocations.to_string()));
+        }
+        Ok((x as u32, y as u32))
+    }
+
+    fn dispatch(&self, op: &Op, kernel: Kernel, operands: &Operands<'_, WgpuBuffer>) -> Result<()> {
+        let name: &'static str = op.kind().name();
+        let mut params: Vec<u32> = kernel.header.to_vec();
+        let views = operands.inputs.iter().map(|o| o.view).chain(std::iter::repeat_n(operands.output.view, 1));
+        let mut slots = vec![[0u32; wgsl::VIEW_WORDS]; 5];
+        for (slot, view) in operands.inputs.iter().map(|o| o.view).enumerate().take(INPUT_SLOTS) {
+            slots[slot] = encode_view(name, view)?;
+        }
+        slots[4] = encode_view(name, operands.output.view)?;
+        let _ = views;
+        for s in &slots {
+            params.extend_from_slice(s);
+        }
+        params.extend_from_slice(&kernel.extra);
+        if kernel.invocations == 0 {
+            return Ok(());
+        }
+        let (gx, gy) = self.grid(name, kernel.invocations)?;
+        let pipeline = self.pipeline(&kernel.source)?;
+        let params = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("accel-params"),
+            contents: bytemuck::cast_slice(&params),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: params.as_entire_binding() }];
+        for slot in 0..INPUT_SLOTS {
+            let buf = operands.inputs.get(slot).map_or(&self.dummy, |o| o.buffer.raw());
+            entries.push(wgpu::BindGroupEntry { binding: slot as u32 + 1, resource: buf.as_entire_binding() });
+        }
+        entries.push(wgpu::BindGroupEntry {
+            binding: INPUT_SLOTS as u32 + 1,
+            resource: operands.output.buffer.raw().as_entire_binding(),
+        });
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &self.layout,
+            entries: &entries,
+        });
+        let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(gx, gy, 1);
+        }
+        self.queue.submit([enc.finish()]);
+        self.check(name, 0)
+    }
+}
+
+/// `[offset, rank, shape[8], strides[8]]` as the kernels read it.
+fn encode_view(op: &'static str, view: &accel_core::View) -> Result<[u32; wgsl::VIEW_WORDS]> {
+    let rank = view.shape().len();
+    if rank > wgsl::MAX_RANK {
+        return Err(Error::invalid(op, "operand", format!("rank <= {} on wgpu", wgsl::MAX_RANK), rank.to_string()));
+    }
+    let mut w = [0u32; wgsl::VIEW_WORDS];
+    let fit =
+        |v: usize| u32::try_from(v).map_err(|_| Error::invalid(op, "operand", "offsets below 2^32", v.to_string()));
+    w[0] = fit(view.offset())?;
+    w[1] = rank as u32;
+    for d in 0..rank {
+        w[2 + d] = fit(view.shape()[d])?;
+        w[2 + wgsl::MAX_RANK + d] = fit(view.strides()[d])?;
+    }
+    Ok(w)
+}
+
+fn word_range(offset: usize, len: usize) -> (u64, u64) {
+    let lo = (offset & !3) as u64;
+    let hi = ((offset + len + 3) & !3) as u64;
+    (lo, hi)
+}
+
+impl Backend for WgpuBackend {
+    type Buffer = WgpuBuffer;
+
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    fn alloc(&self, bytes: usize) -> Result<WgpuBuffer> {
+        self.check("alloc", bytes)?;
+        let size = (bytes.max(4).div_ceil(4) * 4) as u64;
+        if size > self.max_binding {
+            return Err(Error::OutOfMemory {
+                op: "alloc",
+                requested: bytes,
+                limit: self.max_binding as usize,
+                device: self.info.name.clone(),
+            });
+        }
+        let buffer = match self.pool.take(size) {
+            Some(b) => {
+                let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+                enc.clear_buffer(&b, 0, None);
+                self.queue.submit([enc.finish()]);
+                b
+            }
+            None => self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("accel"),
+                size,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+        };
+        self.check("alloc", bytes)?;
+        Ok(WgpuBuffer { buffer, bytes, pool: self.pool.clone() })
+    }
+
+    fn write(&self, buffer: &WgpuBuffer, offset: usize, data: &[u8]) -> Result<()> {
+        self.check("write", 0)?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let (lo, hi) = word_range(offset, data.len());
+        let mut words = vec![0u8; (hi - lo) as usize];
+        let head = offset - lo as usize;
+        if head != 0 || (hi - lo) as usize != data.len() {
+            // Partial words at either end: keep the bytes around the written range.
+            self.read_words(buffer, lo, hi, &mut words)?;
+        }
+        words[head..head + data.len()].copy_from_slice(data);
+        self.queue.write_buffer(buffer.raw(), lo, &words);
+        self.check("write", 0)
+    }
+
+    fn read(&self, buffer: &WgpuBuffer, offset: usize, out: &mut [u8]) -> Result<()> {
+        if out.is_empty() {
+            return self.check("read", 0);
+        }
+        let (lo, hi) = word_range(offset, out.len());
+        let mut words = vec![0u8; (hi - lo) as usize];
+        self.read_words(buffer, lo, hi, &mut words)?;
+        let head = offset - lo as usize;
+        out.copy_from_slice(&words[head..head + out.len()]);
+        Ok(())
+    }
+
+    fn execute(&self, op: &Op, operands: Operands<'_, WgpuBuffer>) -> Result<ExecReport> {
+        self.check("execute", 0)?;
+        let out_numel = operands.output.view.numel();
+        let inner = match op {
+            Op::Reduce(d) => {
+                let s = operands.inputs.first().map_or(&[][..], |o| o.view.shape());
+                s[s.len().saturating_sub(d.reduced_rank)..].iter().product()
+            }
+            Op::Softmax(_) => operands.output.view.shape().last().copied().unwrap_or(0),
+            _ => 0,
+        };
+        let kernel = lower(op, out_numel, inner).ok_or_else(|| Error::Unsupported {
+            op: op.kind().name(),
+            dtype: op.dtype(),
+            backend: "wgpu".into(),
+        })?;
+        self.dispatch(op, kernel, &operands)?;
+        Ok(ExecReport::default())
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        self.wait()?;
+        self.check("synchronize", 0)
+    }
+}
+
+impl WgpuBackend {
+    /// Copies the word-aligned byte range `lo..hi` of `buffer` into `out` (waits).
+    fn read_words(&self, buffer: &WgpuBuffer, lo: u64, hi: u64, out: &mut [u8]) -> Result<()> {
+        let size = hi - lo;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("accel-readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        enc.copy_buffer_to_buffer(buffer.raw(), lo, &staging, 0, size);
+        self.queue.submit([enc.finish()]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        // Another thread's poll may be the one that fires this callback: keep polling until
+        // it arrives (bounded, so a wedged device is an error rather than a hang).
+        let mut mapped = None;
+        for _ in 0..MAP_WAIT_ROUNDS {
+            self.wait()?;
+            self.check("read", 0)?;
+            if let Ok(r) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                mapped = Some(r);
+                break;
+            }
+        }
+        match mapped {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(self.backend_err(format!("read: mapping the staging buffer failed: {e}"))),
+            None => return Err(self.backend_err("read: the device never finished the copy".into())),
+        }
+        let view = staging.get_mapped_range(..).map_err(|e| self.backend_err(format!("read: {e}")))?;
+        out.copy_from_slice(&view);
+        drop(view);
+        staging.unmap();
+        Ok(())
+    }
+}

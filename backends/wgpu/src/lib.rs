@@ -1,0 +1,32 @@
+//! # accel-wgpu: GPUs (and Mesa's lavapipe) as accel devices, through wgpu compute shaders
+//!
+//! [`devices()`] opens every adapter wgpu finds (see [`adapter`]); each is a [`WgpuBackend`].
+//!
+//! Contract and internals:
+//! - **Buffers** ([`WgpuBuffer`]) hold the host byte image of a tensor in `u32` words; f16,
+//!   bf16, i8 and u8 elements are sub-word fields that kernels unpack (f16/bf16 computed in
+//!   f32, rounded once to nearest even on store). A buffer larger than the adapter's storage
+//!   binding limit cannot be bound by a kernel, so allocation refuses it with
+//!   `Error::OutOfMemory` naming the limit (no split across bindings yet).
+//! - **Kernels** are WGSL from `accel_kernels::wgsl` behind a generated prelude (dtype loads
+//!   and stores, op constants); pipelines are cached per device by their full source.
+//!   Dispatches wider than 65,535 workgroups fold into the y dimension.
+//! - **Submission is asynchronous**: `execute` encodes and submits; `read` and `synchronize`
+//!   wait. Validation errors, out-of-memory and device loss come back as errors from the next
+//!   call that notices them; nothing panics.
+//! - **Capabilities** match the CPU backend: f32 native; f16/bf16 emulated (f32 math); i8/u8
+//!   for matmul, convolution, elementwise, cast and reduce; i32 for elementwise, cast, reduce.
+//! - The kernels are generic (one invocation per output element): correct on any view, not yet
+//!   tiled for speed.
+
+#![forbid(unsafe_code)]
+
+pub mod adapter;
+mod backend;
+mod buffer;
+mod ops;
+mod prelude;
+
+pub use adapter::{ADAPTER_ENV, devices, discovery, open_all};
+pub use backend::{FaultInjector, WgpuBackend};
+pub use buffer::WgpuBuffer;

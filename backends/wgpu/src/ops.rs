@@ -1,0 +1,229 @@
+//! Lowering of validated ops to kernels: which WGSL body, the prelude (dtypes and op
+//! constants), the parameter header and the invocation count. The operand views are passed
+//! through unchanged (core's canonical forms, see `accel_core::op`).
+
+use crate::prelude::{f32_lit, prelude};
+use accel_core::op::{Activation, BinaryOp, ConvDesc, EpilogueDesc, MatmulDesc, ReduceOp, UnaryOp};
+use accel_core::{DType, Op};
+use accel_kernels::wgsl;
+use std::fmt::Write;
+
+/// One kernel launch: its full WGSL source, header words, extra words (after the views) and
+/// the number of invocations (one per output element, or per row).
+pub(crate) struct Kernel {
+    pub(crate) source: String,
+    pub(crate) header: [u32; wgsl::HEADER_WORDS],
+    pub(crate) extra: Vec<u32>,
+    pub(crate) invocations: usize,
+}
+
+fn unary_expr(op: UnaryOp, int: bool) -> String {
+    if int {
+        return match op {
+            UnaryOp::Neg => "-x",
+            UnaryOp::Abs => "abs(x)",
+            UnaryOp::Square => "x * x",
+            _ => "max(x, 0)",
+        }
+        .into();
+    }
+    match op {
+        UnaryOp::Neg => "-x".into(),
+        UnaryOp::Abs => "abs(x)".into(),
+        UnaryOp::Square => "x * x".into(),
+        UnaryOp::Relu => "fmax_(x, 0.0)".into(),
+        UnaryOp::Sqrt => "sqrt(x)".into(),
+        UnaryOp::Rsqrt => "1.0 / sqrt(x)".into(),
+        UnaryOp::Recip => "1.0 / x".into(),
+        UnaryOp::Exp => "exp(x)".into(),
+        UnaryOp::Log => "log(x)".into(),
+        UnaryOp::Tanh => "tanh_(x)".into(),
+        UnaryOp::Sigmoid => "sigmoid_(x)".into(),
+        UnaryOp::Gelu => "gelu_(x)".into(),
+        UnaryOp::Silu => "x * sigmoid_(x)".into(),
+        UnaryOp::Sin => "sin(x)".into(),
+        UnaryOp::Cos => "cos(x)".into(),
+        UnaryOp::Clamp { min, max } => format!("fmin_(fmax_(x, {}), {})", f32_lit(min), f32_lit(max)),
+    }
+}
+
+fn binary_expr(op: BinaryOp, int: bool) -> &'static str {
+    match (op, int) {
+        (BinaryOp::Add, _) => "a + b",
+        (BinaryOp::Sub, _) => "a - b",
+        (BinaryOp::Mul, _) => "a * b",
+        (BinaryOp::Div, _) => "a / b",
+        (BinaryOp::Max, true) => "max(a, b)",
+        (BinaryOp::Min, true) => "min(a, b)",
+        (BinaryOp::Max, false) => "fmax_(a, b)",
+        (BinaryOp::Min, false) => "fmin_(a, b)",
+        (BinaryOp::Pow, _) => "pow_(a, b)",
+    }
+}
+
+fn assemble(head: &str, bodies: &[&str]) -> String {
+    let mut s = String::with_capacity(8192);
+    s.push_str(head);
+    s.push_str(wgsl::COMMON);
+    for b in bodies {
+        s.push_str(b);
+    }
+    s
+}
+
+fn elementwise(head: String, apply: String, n: usize) -> Kernel {
+    let head = head + &apply;
+    let mut header = [0; wgsl::HEADER_WORDS];
+    header[0] = n as u32;
+    Kernel { source: assemble(&head, &[wgsl::ELEMENTWISE]), header, extra: Vec::new(), invocations: n }
+}
+
+/// The epilogue's constants and bias/residual accessors; `first` is the first epilogue slot.
+fn epilogue_head(e: &EpilogueDesc, acc: DType, int: bool, transposed: bool) -> (String, Vec<u32>, [u32; 4]) {
+    let mut s = String::new();
+    let (bias_slot, res_slot) = (2, if e.bias { 3 } else { 2 });
+    let _ = writeln!(s, "const INT_MATH: bool = {int};\nconst TRANSPOSED: bool = {transposed};");
+    let _ = writeln!(s, "const HAS_BIAS: bool = {};\nconst HAS_RES: bool = {};", e.bias, e.residual);
+    for (name, on, slot, arg) in [("bias", e.bias, bias_slot, "c"), ("res", e.residual, res_slot, "lin")] {
+        if on {
+            let _ = writeln!(s, "fn {name}_f({arg}: u32) -> f32 {{ return ldf{slot}(voff({slot}u, {arg})); }}");
+            let _ = writeln!(s, "fn {name}_i({arg}: u32) -> i32 {{ return ldi{slot}(voff({slot}u, {arg})); }}");
+        } else {
+            let _ = writeln!(s, "fn {name}_f({arg}: u32) -> f32 {{ return 0.0; }}");
+            let _ = writeln!(s, "fn {name}_i({arg}: u32) -> i32 {{ return 0; }}");
+        }
+    }
+    let (act, lo, hi) = match e.activation {
+        Activation::None => (0, 0.0, 0.0),
+        Activation::Relu => (1, 0.0, 0.0),
+        Activation::Gelu => (2, 0.0, 0.0),
+        Activation::Silu => (3, 0.0, 0.0),
+        Activation::Clamp { min, max } => (4, min, max),
+    };
+    let _ = writeln!(s, "const ACT: u32 = {act}u;\nconst REQ: bool = {};", e.requant.is_some());
+    let _ = acc;
+    let (scales, zp, per_channel) = match &e.requant {
+        Some(r) => (r.scales.iter().map(|v| v.to_bits()).collect(), r.zero_point, r.scales.len() > 1),
+        None => (Vec::new(), 0, false),
+    };
+    (s, scales, [lo.to_bits(), hi.to_bits(), zp as u32, per_channel as u32])
+}
+
+fn matmul(d: &MatmulDesc) -> Kernel {
+    let int = d.is_int8();
+    let mut dtypes = vec![d.dtype, d.b_dtype];
+    let acc = if int { DType::I32 } else { d.dtype };
+    dtypes.extend(std::iter::repeat_n(acc, d.epilogue.bias as usize + d.epilogue.residual as usize));
+    let (epi, scales, e) = epilogue_head(&d.epilogue, acc, int, false);
+    let head = prelude(&dtypes, d.out_dtype) + &epi;
+    let n = d.batch_count() * d.m * d.n;
+    let mut header = [0; wgsl::HEADER_WORDS];
+    header[0] = n as u32;
+    header[1] = d.k as u32;
+    header[2] = d.alpha.to_bits();
+    header[3] = d.beta.to_bits();
+    header[4] = d.zero_points.0 as u32;
+    header[5] = d.zero_points.1 as u32;
+    header[6..10].copy_from_slice(&e);
+    header[10] = d.m as u32;
+    header[11] = d.n as u32;
+    let mut extra = vec![0];
+    extra.extend(scales);
+    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, wgsl::MATMUL]), header, extra, invocations: n }
+}
+
+fn conv(d: &ConvDesc, transposed: bool) -> Kernel {
+    let int = d.dtype.is_int8();
+    let mut dtypes = vec![d.dtype, d.w_dtype];
+    let acc = if int { DType::I32 } else { d.dtype };
+    dtypes.extend(std::iter::repeat_n(acc, d.epilogue.bias as usize + d.epilogue.residual as usize));
+    let (epi, scales, e) = epilogue_head(&d.epilogue, acc, int, transposed);
+    let head = prelude(&dtypes, d.out_dtype) + &epi;
+    let n = d.batch * d.out_channels * d.output[0] * d.output[1];
+    let mut header = [0; wgsl::HEADER_WORDS];
+    header[0] = n as u32;
+    header[2] = 1f32.to_bits();
+    header[4] = d.zero_points.0 as u32;
+    header[5] = d.zero_points.1 as u32;
+    header[6..10].copy_from_slice(&e);
+    header[10] = d.groups as u32;
+    header[11] = d.stride[0] as u32;
+    header[12] = d.stride[1] as u32;
+    header[13] = d.dilation[0] as u32;
+    header[14] = d.dilation[1] as u32;
+    header[15] = d.padding[0][0] as u32;
+    let mut extra = vec![d.padding[1][0] as u32];
+    extra.extend(scales);
+    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, wgsl::CONV]), header, extra, invocations: n }
+}
+
+/// The kernel for `op`; `out_numel` is the output's element count and `inner` the length of
+/// the reduced run (reduce) or row (softmax). `None` for ops this backend does not know.
+pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize) -> Option<Kernel> {
+    Some(match op {
+        Op::Unary(d) => {
+            let int = !d.dtype.is_float();
+            let apply = if int {
+                format!(
+                    "fn apply(i: u32, oe: u32) {{ let x = ldi0(voff(0u, i)); sti(oe, {}); }}\n",
+                    unary_expr(d.op, true)
+                )
+            } else {
+                format!(
+                    "fn apply(i: u32, oe: u32) {{ let x = ldf0(voff(0u, i)); stf(oe, {}); }}\n",
+                    unary_expr(d.op, false)
+                )
+            };
+            elementwise(prelude(&[d.dtype], d.dtype), apply, out_numel)
+        }
+        Op::Binary(d) => {
+            let (l, s) = if d.dtype.is_float() { ("ldf", "stf") } else { ("ldi", "sti") };
+            let apply = format!(
+                "fn apply(i: u32, oe: u32) {{ let a = {l}0(voff(0u, i)); let b = {l}1(voff(1u, i)); {s}(oe, {}); }}\n",
+                binary_expr(d.op, !d.dtype.is_float())
+            );
+            elementwise(prelude(&[d.dtype, d.dtype], d.dtype), apply, out_numel)
+        }
+        Op::Cast(d) => {
+            let body = match (d.from.is_float(), d.to.is_float()) {
+                (true, true) => "stf(oe, ldf0(e));",
+                (true, false) => "sti(oe, f2i(ldf0(e), OUT_LO, OUT_HI));",
+                (false, true) => match d.to {
+                    DType::F16 => "stf(oe, i2f(ldi0(e), 11u));",
+                    DType::BF16 => "stf(oe, i2f(ldi0(e), 8u));",
+                    _ => "stf(oe, i2f(ldi0(e), 24u));",
+                },
+                (false, false) => "sti(oe, clamp(ldi0(e), OUT_LO, OUT_HI));",
+            };
+            let apply = format!("fn apply(i: u32, oe: u32) {{ let e = voff(0u, i); {body} }}\n");
+            elementwise(prelude(&[d.from], d.to), apply, out_numel)
+        }
+        Op::Reduce(d) => {
+            let red = match d.op {
+                ReduceOp::Sum => 0,
+                ReduceOp::Max => 1,
+                ReduceOp::Min => 2,
+                ReduceOp::Mean => 3,
+            };
+            let head = prelude(&[d.dtype], d.out_dtype)
+                + &format!("const RED: u32 = {red}u;\nconst INT_MATH: bool = {};\n", !d.dtype.is_float());
+            let mut header = [0; wgsl::HEADER_WORDS];
+            header[0] = out_numel as u32;
+            header[1] = inner as u32;
+            // One 64-lane workgroup per output.
+            Kernel { source: assemble(&head, &[wgsl::REDUCE]), header, extra: Vec::new(), invocations: out_numel * 64 }
+        }
+        Op::Softmax(d) => {
+            let rows = out_numel.checked_div(inner).unwrap_or(0);
+            let head = prelude(&[d.dtype], d.dtype) + &format!("const LOG: bool = {};\n", d.log);
+            let mut header = [0; wgsl::HEADER_WORDS];
+            header[0] = rows as u32;
+            header[1] = inner as u32;
+            Kernel { source: assemble(&head, &[wgsl::SOFTMAX]), header, extra: Vec::new(), invocations: rows }
+        }
+        Op::Matmul(d) => matmul(d),
+        Op::Conv(d) => conv(d, false),
+        Op::ConvTranspose(d) => conv(d, true),
+        _ => return None,
+    })
+}

@@ -1,0 +1,33 @@
+//! WGSL sources of the wgpu backend (`accel-wgpu`), embedded with `include_str!`.
+//!
+//! Contract shared by every kernel (see `common.wgsl`): binding 0 is a `u32` parameter array
+//! (a 16-word header, then five 18-word views `[offset, rank, shape[8], strides[8]]` for the
+//! inputs 0..3 and the output at slot 4, then kernel extras), bindings 1..4 the inputs and 5
+//! the output, all raw `u32` words holding the host byte image of the tensor. A kernel is the
+//! host-generated prelude (dtype loads/stores, op constants) + [`COMMON`] (+ [`EPILOGUE`]) +
+//! its body; workgroups are 64 invocations folded over x and y.
+
+/// Bindings, view offsets, dtype conversions, NaN-aware max/min, erf/gelu/tanh/pow helpers.
+pub const COMMON: &str = include_str!("common.wgsl");
+/// Unary, binary and cast, one invocation per output element.
+pub const ELEMENTWISE: &str = include_str!("elementwise.wgsl");
+/// Sum/max/min/mean over trailing reduced dims.
+pub const REDUCE: &str = include_str!("reduce.wgsl");
+/// Softmax and log-softmax over the last axis.
+pub const SOFTMAX: &str = include_str!("softmax.wgsl");
+/// The fused matmul/conv epilogue.
+pub const EPILOGUE: &str = include_str!("epilogue.wgsl");
+/// Generic batched matmul (float and int8).
+pub const MATMUL: &str = include_str!("matmul.wgsl");
+/// Direct convolution, forward and transposed.
+pub const CONV: &str = include_str!("conv.wgsl");
+/// Largest view rank the kernels take.
+pub const MAX_RANK: usize = 8;
+/// Words in the parameter header.
+pub const HEADER_WORDS: usize = 16;
+/// Words per view.
+pub const VIEW_WORDS: usize = 18;
+/// First word after the six views (conv's left padding).
+pub const EXTRA_BASE: usize = HEADER_WORDS + 5 * VIEW_WORDS;
+/// First requantization scale.
+pub const SCALE_BASE: usize = EXTRA_BASE + 1;

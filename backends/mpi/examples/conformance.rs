@@ -275,7 +275,7 @@ fn deterministic(mpi: &accel_mpi::Mpi, dev: &Device, t: &mut Tally) -> Result<()
     let (rank, n) = (comm.rank(), comm.size());
     let len = 1000;
     let data = |r: usize, dtype: DType| -> Result<Tensor> {
-        let mut s = (r as u64 + 1) * 0x9e37_79b9_7f4a_7c15;
+        let mut s = (r as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let v: Vec<f64> = (0..len)
             .map(|_| {
                 s ^= s << 13;
@@ -304,7 +304,7 @@ fn deterministic(mpi: &accel_mpi::Mpi, dev: &Device, t: &mut Tally) -> Result<()
                         .map(|(r, c)| {
                             let dev = &devs[r];
                             s.spawn(move || -> Result<Vec<u8>> {
-                                let mut s = (r as u64 + 1) * 0x9e37_79b9_7f4a_7c15;
+                                let mut s = (r as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
                                 let v: Vec<f64> = (0..len)
                                     .map(|_| {
                                         s ^= s << 13;

@@ -310,6 +310,11 @@ fn reduce_mpi(
         (Wide::F32, _) => {
             // Max/Min with the contract's NaN and signed-zero rules (C's `>` is not them).
             let user = UserOperation::commutative(move |x: DynBuffer, y: DynBufferMut| {
+                // OpenMPI may call the op on empty segments with null pointers, which
+                // `downcast` would turn into an invalid slice.
+                if x.is_empty() || x.as_ptr().is_null() || y.as_ptr().is_null() {
+                    return;
+                }
                 if let (Some(x), Some(y)) = (x.downcast::<f32>(), y.downcast::<f32>()) {
                     accel_core::comm::host::combine_f32(rop, y, x);
                 }

@@ -39,6 +39,13 @@ fn every_collective_on_four_ranks() {
     assert!(stdout.contains(" passed, 0 failed (4 ranks)"), "no summary line: {stdout}");
 }
 
+#[test]
+fn data_parallel_training_matches_one_device() {
+    let out = mpirun("dp_training", &[]);
+    assert!(out.status.success(), "dp_training job failed: {:?}", out.status);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("loss curves match"));
+}
+
 fn fails_fast(mode: &str, code: i32, message: &str) {
     let out = mpirun("rank_fails", &[mode]);
     let status = out.status.code();

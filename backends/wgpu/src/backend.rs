@@ -146,13 +146,6 @@ impl WgpuBackend {
             mapped_at_creation: false,
         });
         let max_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
-        let kind = match ainfo.device_type {
-            wgpu::DeviceType::Cpu => "cpu (software rasterizer)",
-            wgpu::DeviceType::DiscreteGpu => "discrete",
-            wgpu::DeviceType::IntegratedGpu => "integrated",
-            _ => "other",
-        };
-        let _ = kind;
         let info = DeviceInfo {
             name,
             kind: DeviceKind::Gpu,
@@ -254,13 +247,11 @@ impl WgpuBackend {
     fn dispatch(&self, op: &Op, kernel: Kernel, operands: &Operands<'_, WgpuBuffer>) -> Result<()> {
         let name: &'static str = op.kind().name();
         let mut params: Vec<u32> = kernel.header.to_vec();
-        let views = operands.inputs.iter().map(|o| o.view).chain(std::iter::repeat_n(operands.output.view, 1));
         let mut slots = vec![[0u32; wgsl::VIEW_WORDS]; 5];
         for (slot, view) in operands.inputs.iter().map(|o| o.view).enumerate().take(INPUT_SLOTS) {
             slots[slot] = encode_view(name, view)?;
         }
         slots[4] = encode_view(name, operands.output.view)?;
-        let _ = views;
         for s in &slots {
             params.extend_from_slice(s);
         }

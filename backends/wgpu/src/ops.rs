@@ -41,8 +41,8 @@ fn unary_expr(op: UnaryOp, int: bool) -> String {
         UnaryOp::Sigmoid => "sigmoid_(x)".into(),
         UnaryOp::Gelu => "gelu_(x)".into(),
         UnaryOp::Silu => "x * sigmoid_(x)".into(),
-        UnaryOp::Sin => "sin(x)".into(),
-        UnaryOp::Cos => "cos(x)".into(),
+        UnaryOp::Sin => "sin_(x)".into(),
+        UnaryOp::Cos => "cos_(x)".into(),
         UnaryOp::Clamp { min, max } => format!("fmin_(fmax_(x, {}), {})", f32_lit(min), f32_lit(max)),
     }
 }

@@ -197,3 +197,64 @@ fn ld_field(word: u32, e: u32, width: u32) -> u32 {
 fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wid.y * nwg.x + wid.x) * 64u + lid;
 }
+
+// sin/cos for large |x| (≥ 2^14, where the driver's own reduction loses the quadrant): exact
+// reduction modulo π/2 against the bits of 2/π (24-bit chunks), in base-2^12 limb arithmetic.
+const TWO_OVER_PI: array<u32, 12> = array<u32, 12>(0xA2F983u, 0x6E4E44u, 0x1529FCu, 0x2757D1u, 0xF534DDu,
+    0xC0DB62u, 0x95993Cu, 0x439041u, 0xFE5163u, 0xABDEBBu, 0xC561B7u, 0x246E3Au);
+
+// (quadrant, remainder in radians) of |x| = m·2^q.
+fn reduce_pio2(ax: f32) -> vec2<f32> {
+    let bits = bitcast<u32>(ax);
+    let q = i32(bits >> 23u) - 150;
+    let m = (bits & 0x7fffffu) | 0x800000u;
+    var j0 = 0;
+    if (q >= 26) { j0 = (q - 26) / 24 + 1; }
+    let s = q - 24 * j0 - 24;
+    var limbs: array<u32, 12>;
+    let ml = m & 0xfffu;
+    let mh = m >> 12u;
+    for (var jj = 0; jj < 4; jj = jj + 1) {
+        let c = TWO_OVER_PI[min(u32(j0 + jj), 11u)];
+        let cl = c & 0xfffu;
+        let ch = c >> 12u;
+        let base = u32(2 * (3 - jj));
+        limbs[base] = limbs[base] + ml * cl;
+        limbs[base + 1u] = limbs[base + 1u] + mh * cl + ml * ch;
+        limbs[base + 2u] = limbs[base + 2u] + mh * ch;
+    }
+    for (var i = 0u; i < 11u; i = i + 1u) {
+        limbs[i + 1u] = limbs[i + 1u] + (limbs[i] >> 12u);
+        limbs[i] = limbs[i] & 0xfffu;
+    }
+    // Bit p of T is bit 0 of y = |x|·2/π; take 2 integer bits and 24 fraction bits.
+    let p = u32(72 - s);
+    var win: u32 = 0u;
+    for (var b = 0u; b < 26u; b = b + 1u) {
+        let i = p + 1u - b;
+        let bit = (limbs[min(i / 12u, 11u)] >> (i % 12u)) & 1u;
+        win = (win << 1u) | select(bit, 0u, i >= 144u);
+    }
+    var n = win >> 24u;
+    var f = f32(win & 0xffffffu) / 16777216.0;
+    if (f > 0.5) { f = f - 1.0; n = n + 1u; }
+    return vec2<f32>(f32(n & 3u), f * 1.5707963267948966);
+}
+fn sin_(x: f32) -> f32 {
+    let ax = abs(x);
+    if (!(ax >= 16384.0) || ax == bitcast<f32>(0x7f800000u)) { return sin(x); }
+    let qr = reduce_pio2(ax);
+    let n = u32(qr.x);
+    var r = sin(qr.y);
+    if (n == 1u) { r = cos(qr.y); } else if (n == 2u) { r = -sin(qr.y); } else if (n == 3u) { r = -cos(qr.y); }
+    return select(r, -r, x < 0.0);
+}
+fn cos_(x: f32) -> f32 {
+    let ax = abs(x);
+    if (!(ax >= 16384.0) || ax == bitcast<f32>(0x7f800000u)) { return cos(x); }
+    let qr = reduce_pio2(ax);
+    let n = u32(qr.x);
+    var r = cos(qr.y);
+    if (n == 1u) { r = -sin(qr.y); } else if (n == 2u) { r = -cos(qr.y); } else if (n == 3u) { r = sin(qr.y); }
+    return r;
+}

@@ -14,7 +14,7 @@
 
 use accel::comm::{Communicator, LocalGroup, ReduceOp};
 use accel::ops::matmul;
-use accel::{DType, Device, Result, Tensor};
+use accel::{Device, Result, Tensor};
 
 const D: usize = 16; // inputs
 const H: usize = 32; // hidden units

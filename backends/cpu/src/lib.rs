@@ -36,6 +36,7 @@ use accel_core::{
     Support,
 };
 use accel_kernels::cpu::isa::{self, Isa};
+use accel_kernels::cpu::par;
 use accel_kernels::{HostIn, HostOut};
 use buffer::{Guard, check_range};
 use std::sync::OnceLock;
@@ -240,9 +241,9 @@ impl Backend for CpuBackend {
             HostOut { bytes: out_buf.bytes_mut(out_words), view: operands.output.view, dtype: operands.output.dtype };
         let run = || accel_kernels::cpu::execute_on(self.isa, op, &inputs, out);
         match &self.pool {
-            // A tiny product runs on the caller's thread: handing it to the pool costs more
-            // than the product itself.
-            Some(_) if is_tiny(op) => run()?,
+            // A one-thread backend, and a tiny product on any, run on the caller's thread:
+            // handing the op to a pool thread and waiting for it costs a wake-up each way.
+            Some(pool) if pool.current_num_threads() == 1 || is_tiny(op) => par::serial(run)?,
             Some(pool) => pool.install(run)?,
             None => run()?,
         }

@@ -25,7 +25,7 @@ use super::{DenseFn, input, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::ConvDesc;
 use accel_core::{Op, Result};
-use rayon::prelude::*;
+use super::par;
 
 /// Output pixels per GEMM: the GEMM packs a whole `kc × n` block of B before computing, which
 /// falls out of L2 for long rows of pixels (measured: 64×n×576 runs ~40% slower per flop at
@@ -264,7 +264,7 @@ impl Run<'_, '_> {
         }
         let wdense = wcoff.iter().enumerate().all(|(i, &o)| o == i);
         let (zx, zw) = d.zero_points;
-        dst.par_chunks_mut(og * pixels).enumerate().for_each(|(idx, chunk)| {
+        par::chunks(dst, og * pixels, |idx, chunk| {
             let (n, gi) = (idx / g, idx % g);
             let a = TableMat {
                 data: w,
@@ -311,9 +311,11 @@ impl Run<'_, '_> {
         let (pt, pl) = (d.padding[0][0] as i128, d.padding[1][0] as i128);
         let (zx, zw) = d.zero_points;
         let channels = d.out_channels;
-        dst.par_chunks_mut(oh * ow).enumerate().for_each_init(
+        par::chunks_init(
+            dst,
+            oh * ow,
             || (Vec::new(), Vec::new()),
-            |(plane, acc): &mut (Vec<V>, Vec<V>), (idx, out)| {
+            |(plane, acc): &mut (Vec<V>, Vec<V>), idx, out| {
                 let (n, c) = (idx / channels, idx % channels);
                 let base = xo + n * xs[0] + c * xs[1];
                 load_plane(x, base, [h, wi], [xs[2], xs[3]], zx, plane);

@@ -24,7 +24,7 @@ use super::{DenseFn, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::ConvDesc;
 use accel_core::{Op, Result};
-use rayon::prelude::*;
+use super::par;
 
 /// Runs a validated transposed [`ConvDesc`].
 pub(crate) fn conv_transpose(isa: Isa, d: &ConvDesc, inputs: &[HostIn<'_>], out: HostOut<'_>) -> Result<()> {
@@ -146,7 +146,7 @@ impl Run<'_, '_> {
                     let first = n * channels + gi * og + o0;
                     let out = &mut dst[first * plane..(first + ob) * plane];
                     let cols = &cols;
-                    out.par_chunks_mut(plane).enumerate().for_each_init(Vec::new, |acc: &mut Vec<V>, (oi, out)| {
+                    par::chunks_init(out, plane, Vec::new, |acc: &mut Vec<V>, oi, out| {
                         acc.clear();
                         acc.resize(plane, V::default());
                         for (t, &(iy0, iy1, ix0, ix1, yoff, xoff)) in spans.iter().enumerate() {
@@ -201,9 +201,11 @@ impl ProductBody for Run<'_, '_> {
         let (pt, pl) = (d.padding[0][0] as i128, d.padding[1][0] as i128);
         let (zx, zw) = d.zero_points;
         let (cg, og, channels) = (d.in_per_group(), d.out_per_group(), d.out_channels);
-        dst.par_chunks_mut(oh * ow).enumerate().for_each_init(
+        par::chunks_init(
+            dst,
+            oh * ow,
             || (Vec::new(), Vec::new()),
-            |(plane, acc): &mut (Vec<V>, Vec<V>), (idx, out)| {
+            |(plane, acc): &mut (Vec<V>, Vec<V>), idx, out| {
                 let (n, o) = (idx / channels, idx % channels);
                 let (g, oo) = (o / og, o % og);
                 acc.clear();

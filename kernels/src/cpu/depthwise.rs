@@ -24,7 +24,7 @@ use super::isa::Isa;
 use super::kernel::Acc;
 use super::pack::ToAcc;
 use accel_core::op::ConvDesc;
-use rayon::prelude::*;
+use super::par;
 
 /// `out[q] = Σ_taps w · src[start + q]` for every `q < out.len()`.
 struct Accumulate<'a, V> {
@@ -110,9 +110,11 @@ where
     let (xo, wo) = (s.x.view.offset(), s.w.view.offset());
     let (zx, zw) = d.zero_points;
     let channels = d.out_channels;
-    dst.par_chunks_mut(oh * ow).enumerate().for_each_init(
+    par::chunks_init(
+        dst,
+        oh * ow,
         || (vec![V::default(); planes], vec![V::default(); oh * ph.len], Vec::new()),
-        |(src, acc, taps): &mut (Vec<V>, Vec<V>, Vec<(usize, V)>), (idx, out)| {
+        |(src, acc, taps): &mut (Vec<V>, Vec<V>, Vec<(usize, V)>), idx, out| {
             let (n, c) = (idx / channels, idx % channels);
             let base = xo + n * xs[0] + c * xs[1];
             for (a, rows) in src.chunks_exact_mut(ph.size * sw).enumerate() {

@@ -16,7 +16,7 @@ use crate::math::gelu;
 use crate::{HostIn, HostOut};
 use accel_core::op::{BinaryDesc, BinaryOp, CastDesc, UnaryDesc, UnaryOp};
 use accel_core::{Op, Result};
-use rayon::prelude::*;
+use super::par;
 
 /// Elements converted per inner block (stack buffers).
 const BLOCK: usize = 256;
@@ -60,7 +60,7 @@ fn chunks<T: Elem>(dst: &mut [T], f: impl Fn(usize, &mut [T]) + Sync + Send) {
     if dst.len() <= CHUNK {
         f(0, dst);
     } else {
-        dst.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| f(i * CHUNK, c));
+        par::chunks(dst, CHUNK, |i, c| f(i * CHUNK, c));
     }
 }
 

@@ -30,6 +30,7 @@ use super::kernel::Acc;
 use super::pack::{MatSrc, ToAcc, a_len, a_sums, b_len, b_sums, pack_a, pack_b_panel};
 use super::unsupported;
 use accel_core::{Op, Result};
+use super::par;
 use rayon::prelude::*;
 use std::any::TypeId;
 
@@ -354,8 +355,8 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
     }
     let blk = Blocking::new::<F>(k);
     let (a_in, b_in) = (InPlaceA::<F>::large(p), InPlaceB::<F>::large(p));
-    let serial = m.saturating_mul(n).saturating_mul(k.max(1)) < SERIAL_MACS;
-    let threads = if serial { 1 } else { rayon::current_num_threads() };
+    let threads = if m.saturating_mul(n).saturating_mul(k.max(1)) < SERIAL_MACS { 1 } else { par::threads() };
+    let serial = threads == 1;
     let mut tasks = plan::<F>(m, n, threads);
     let fast = out_desc.fast;
     // Offsets of the encoded values (VNNI): the unsigned side carries its shift.

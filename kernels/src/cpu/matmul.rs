@@ -12,7 +12,7 @@ use super::{DenseFn, input, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::MatmulDesc;
 use accel_core::{Op, Result};
-use rayon::prelude::*;
+use super::par;
 
 const OP: &str = "matmul";
 
@@ -87,7 +87,7 @@ impl ProductBody for Run<'_, '_> {
     {
         let (m, n, k) = (self.d.m, self.d.n, self.d.k);
         let (za, zb) = self.d.zero_points;
-        let one = |(bi, c): (usize, &mut [T])| {
+        let one = |bi: usize, c: &mut [T]| {
             let am = StridedMat { data: a, base: self.a.batch.offset_of(bi), rs: self.a.rs, cs: self.a.cs };
             let bm = StridedMat { data: b, base: self.b.batch.offset_of(bi), rs: self.b.rs, cs: self.b.cs };
             let res_base = self.res_batch.map_or(0, |l| l.offset_of(bi));
@@ -96,9 +96,9 @@ impl ProductBody for Run<'_, '_> {
         };
         // Small work stays on this thread (it may be the caller's, outside the pool).
         if dst.len().saturating_mul(k.max(1)) < SERIAL_MACS {
-            dst.chunks_mut(m * n).enumerate().for_each(one);
+            dst.chunks_mut(m * n).enumerate().for_each(|(bi, c)| one(bi, c));
         } else {
-            dst.par_chunks_mut(m * n).enumerate().for_each(one);
+            par::chunks(dst, m * n, one);
         }
         Ok(())
     }

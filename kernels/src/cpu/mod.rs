@@ -38,6 +38,7 @@ mod kernel;
 mod layout;
 mod matmul;
 mod pack;
+pub mod par;
 mod patches;
 mod reduce;
 

@@ -18,6 +18,7 @@ use super::{DenseFn, input, unsupported, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::{ReduceDesc, ReduceOp, SoftmaxDesc};
 use accel_core::{Op, Result};
+use super::par;
 use rayon::prelude::*;
 
 /// Outputs advanced together in the column-reduction path.
@@ -181,7 +182,7 @@ impl DenseFn for &ReduceJob<'_> {
 impl ReduceJob<'_> {
     fn run<T: Elem, O: Elem, R: Red<T>>(&self, r: &R, s: &[T], dst: &mut [O]) {
         let count = self.red.numel();
-        let threads = rayon::current_num_threads();
+        let threads = par::threads();
         if dst.len() < 2 * threads && count >= 2 * TASK && threads > 1 {
             // Few outputs, long reductions: split each reduction.
             let blocks = count.div_ceil(TASK);
@@ -221,7 +222,7 @@ impl ReduceJob<'_> {
         if dst.len() <= per_task || threads == 1 {
             body(0, dst);
         } else {
-            dst.par_chunks_mut(per_task).enumerate().for_each(|(i, c)| body(i * per_task, c));
+            par::chunks(dst, per_task, |i, c| body(i * per_task, c));
         }
     }
 
@@ -303,9 +304,7 @@ impl DenseFn for Softmax<'_> {
                 }
             }
         };
-        dst.par_chunks_mut(per_task * len)
-            .enumerate()
-            .for_each_init(Vec::new, |buf, (i, c)| body(i * per_task, c, buf));
+        par::chunks_init(dst, per_task * len, Vec::new, |buf, i, c| body(i * per_task, c, buf));
         Ok(())
     }
 }

@@ -1,7 +1,8 @@
 //! CPU kernels: every [`Op`] on host memory, parallel with rayon.
 //!
 //! [`execute`] runs in the *current* rayon pool (the `accel-cpu` backend installs its own,
-//! sized by `ACCEL_NUM_THREADS`). Inputs are whole host buffers plus the canonical views core
+//! sized by `ACCEL_NUM_THREADS`), or all on the calling thread inside [`par::serial`] (what a
+//! one-thread backend does). Inputs are whole host buffers plus the canonical views core
 //! documents, with any strides; see each module for its op:
 //!
 //! - `isa`: the instruction set, detected once (`ACCEL_CPU_ISA` forces one); `arch/`: the

@@ -19,13 +19,13 @@ use super::gemm::{FastPlan, GemmAcc, Product, ProductBody, Tile, TileEpi, dispat
 use super::isa::Isa;
 use super::kernel::Acc;
 use super::pack::{MatSrc, StridedMat, TableMat, ToAcc};
+use super::par;
 pub(crate) use super::patches::valid_range;
 use super::patches::{Geometry, PatchTables, Patches};
 use super::{DenseFn, input, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::ConvDesc;
 use accel_core::{Op, Result};
-use super::par;
 
 /// Output pixels per GEMM: the GEMM packs a whole `kc × n` block of B before computing, which
 /// falls out of L2 for long rows of pixels (measured: 64×n×576 runs ~40% slower per flop at

@@ -20,11 +20,11 @@ use super::epilogue::{At, ChanAxis};
 use super::gemm::{FastPlan, GemmAcc, Product, ProductBody, Tile, TileEpi, dispatch_product};
 use super::isa::Isa;
 use super::pack::{StridedMat, ToAcc};
+use super::par;
 use super::{DenseFn, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::ConvDesc;
 use accel_core::{Op, Result};
-use super::par;
 
 /// Runs a validated transposed [`ConvDesc`].
 pub(crate) fn conv_transpose(isa: Isa, d: &ConvDesc, inputs: &[HostIn<'_>], out: HostOut<'_>) -> Result<()> {

@@ -23,8 +23,8 @@ use super::gemm::{Tile, TileEpi};
 use super::isa::Isa;
 use super::kernel::Acc;
 use super::pack::ToAcc;
-use accel_core::op::ConvDesc;
 use super::par;
+use accel_core::op::ConvDesc;
 
 /// `out[q] = Σ_taps w · src[start + q]` for every `q < out.len()`.
 struct Accumulate<'a, V> {

@@ -11,12 +11,12 @@
 use super::dtype::{Data, Elem, with_data};
 use super::epilogue::sigmoid_f32;
 use super::layout::{Layout, gather};
+use super::par;
 use super::{DenseFn, input, unsupported, with_dense_out};
 use crate::math::gelu;
 use crate::{HostIn, HostOut};
 use accel_core::op::{BinaryDesc, BinaryOp, CastDesc, UnaryDesc, UnaryOp};
 use accel_core::{Op, Result};
-use super::par;
 
 /// Elements converted per inner block (stack buffers).
 const BLOCK: usize = 256;

@@ -28,9 +28,9 @@ use super::epilogue::{At, ChanAxis};
 use super::isa::{self, Isa};
 use super::kernel::Acc;
 use super::pack::{MatSrc, ToAcc, a_len, a_sums, b_len, b_sums, pack_a, pack_b_panel};
+use super::par;
 use super::unsupported;
 use accel_core::{Op, Result};
-use super::par;
 use rayon::prelude::*;
 use std::any::TypeId;
 

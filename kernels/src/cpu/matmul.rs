@@ -8,11 +8,11 @@ use super::gemm::{GemmAcc, Product, ProductBody, SERIAL_MACS, TileEpi, dispatch_
 use super::isa::Isa;
 use super::layout::Layout;
 use super::pack::{StridedMat, ToAcc};
+use super::par;
 use super::{DenseFn, input, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::MatmulDesc;
 use accel_core::{Op, Result};
-use super::par;
 
 const OP: &str = "matmul";
 

@@ -14,11 +14,11 @@
 use super::dtype::{Data, Elem, typed, with_data};
 use super::elementwise::{max_f32, min_f32};
 use super::layout::Layout;
+use super::par;
 use super::{DenseFn, input, unsupported, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::{ReduceDesc, ReduceOp, SoftmaxDesc};
 use accel_core::{Op, Result};
-use super::par;
 use rayon::prelude::*;
 
 /// Outputs advanced together in the column-reduction path.

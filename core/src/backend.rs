@@ -111,6 +111,27 @@ impl Capabilities {
         Capabilities { table: Vec::new(), bounds: Vec::new(), max_buffer_bytes }
     }
 
+    /// The whole contract: f32 native on every op, f16/bf16 emulated (computed in f32) on
+    /// every op, i8/u8 native on matmul, convolutions and elementwise ops, i32 native on
+    /// elementwise ops — the table of a backend that runs every op the oracle defines.
+    pub fn full_contract(max_buffer_bytes: usize) -> Self {
+        let mut c = Self::new(max_buffer_bytes);
+        for kind in OpKind::ALL {
+            c.set(kind, DType::F32, Support::Native);
+            c.set(kind, DType::F16, Support::Emulated);
+            c.set(kind, DType::BF16, Support::Emulated);
+        }
+        let elementwise = [OpKind::Unary, OpKind::Binary, OpKind::Cast, OpKind::Reduce];
+        for kind in [OpKind::Matmul, OpKind::Conv, OpKind::ConvTranspose].into_iter().chain(elementwise) {
+            c.set(kind, DType::I8, Support::Native);
+            c.set(kind, DType::U8, Support::Native);
+        }
+        for kind in elementwise {
+            c.set(kind, DType::I32, Support::Native);
+        }
+        c
+    }
+
     /// Sets the support of one pair (builder style).
     pub fn with(mut self, kind: OpKind, dtype: DType, support: Support) -> Self {
         self.set(kind, dtype, support);

@@ -31,10 +31,7 @@ mod buffer;
 
 pub use buffer::CpuBuffer;
 
-use accel_core::{
-    Backend, Capabilities, DType, Device, DeviceInfo, DeviceKind, Error, ExecReport, Op, OpKind, Operands, Result,
-    Support,
-};
+use accel_core::{Backend, Capabilities, Device, DeviceInfo, DeviceKind, Error, ExecReport, Op, Operands, Result};
 use accel_kernels::cpu::isa::{self, Isa};
 use accel_kernels::cpu::par;
 use accel_kernels::{HostIn, HostOut};
@@ -77,7 +74,12 @@ impl CpuBackend {
             .thread_name(|i| format!("accel-cpu-{i}"))
             .build()
             .ok();
-        CpuBackend { info: info("cpu".into()), caps: capabilities(), pool, isa: isa::active() }
+        CpuBackend {
+            info: info("cpu".into()),
+            caps: Capabilities::full_contract(isize::MAX as usize),
+            pool,
+            isa: isa::active(),
+        }
     }
 
     /// A backend with `threads` threads whose kernels always use `isa`, named `cpu[<isa>]`;
@@ -111,25 +113,6 @@ fn info(name: String) -> DeviceInfo {
         peak_gflops: None,
         peak_bandwidth_gbs: None,
     }
-}
-
-/// The capability table described in the crate docs.
-fn capabilities() -> Capabilities {
-    let mut c = Capabilities::new(isize::MAX as usize);
-    for kind in OpKind::ALL {
-        c.set(kind, DType::F32, Support::Native);
-        c.set(kind, DType::F16, Support::Emulated);
-        c.set(kind, DType::BF16, Support::Emulated);
-    }
-    let elementwise = [OpKind::Unary, OpKind::Binary, OpKind::Cast, OpKind::Reduce];
-    for kind in [OpKind::Matmul, OpKind::Conv, OpKind::ConvTranspose].into_iter().chain(elementwise) {
-        c.set(kind, DType::I8, Support::Native);
-        c.set(kind, DType::U8, Support::Native);
-    }
-    for kind in elementwise {
-        c.set(kind, DType::I32, Support::Native);
-    }
-    c
 }
 
 /// The host CPU as an accel device. The first call creates it; later calls return clones of

@@ -4,9 +4,7 @@
 
 use crate::buffer::{Pool, WgpuBuffer};
 use crate::ops::{Kernel, lower};
-use accel_core::{
-    Backend, Capabilities, DType, DeviceInfo, DeviceKind, Error, ExecReport, Op, OpKind, Operands, Result, Support,
-};
+use accel_core::{Backend, Capabilities, DeviceInfo, DeviceKind, Error, ExecReport, Op, Operands, Result};
 use accel_kernels::wgsl;
 use std::collections::HashMap;
 use std::fmt;
@@ -65,24 +63,6 @@ impl fmt::Debug for WgpuBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WgpuBackend").field("info", &self.info).field("max_binding", &self.max_binding).finish()
     }
-}
-
-fn capabilities(max_bytes: usize) -> Capabilities {
-    let mut c = Capabilities::new(max_bytes);
-    for kind in OpKind::ALL {
-        c.set(kind, DType::F32, Support::Native);
-        c.set(kind, DType::F16, Support::Emulated);
-        c.set(kind, DType::BF16, Support::Emulated);
-    }
-    let elementwise = [OpKind::Unary, OpKind::Binary, OpKind::Cast, OpKind::Reduce];
-    for kind in [OpKind::Matmul, OpKind::Conv, OpKind::ConvTranspose].into_iter().chain(elementwise) {
-        c.set(kind, DType::I8, Support::Native);
-        c.set(kind, DType::U8, Support::Native);
-    }
-    for kind in elementwise {
-        c.set(kind, DType::I32, Support::Native);
-    }
-    c
 }
 
 fn short_name(name: &str) -> String {
@@ -154,7 +134,7 @@ impl WgpuBackend {
             peak_gflops: None,
             peak_bandwidth_gbs: None,
         };
-        let caps = capabilities(usize::try_from(max_binding).unwrap_or(usize::MAX));
+        let caps = Capabilities::full_contract(usize::try_from(max_binding).unwrap_or(usize::MAX));
         Ok(WgpuBackend {
             info,
             caps,

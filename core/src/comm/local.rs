@@ -67,17 +67,25 @@ impl Default for LocalOptions {
 /// use accel_core::comm::{Communicator, LocalGroup, ReduceOp};
 /// # fn demo(devices: &[accel_core::Device]) -> accel_core::Result<()> {
 /// let comms = LocalGroup::new(devices)?;
-/// std::thread::scope(|s| {
-///     for comm in &comms {
-///         s.spawn(move || -> accel_core::Result<()> {
-///             let dev = &devices[comm.rank()];
-///             let t = accel_core::Tensor::full(dev, &[4], accel_core::DType::F32, 1.0)?;
-///             comm.all_reduce_in_place(&t, ReduceOp::Sum)?;
-///             assert_eq!(t.to_vec::<f32>()?, vec![comms.len() as f32; 4]);
-///             Ok(())
-///         });
+/// let size = comms.len();
+/// std::thread::scope(|s| -> accel_core::Result<()> {
+///     let ranks: Vec<_> = comms
+///         .into_iter()
+///         .map(|comm| {
+///             s.spawn(move || -> accel_core::Result<()> {
+///                 let dev = &devices[comm.rank()];
+///                 let t = accel_core::Tensor::full(dev, &[4], accel_core::DType::F32, 1.0)?;
+///                 comm.all_reduce_in_place(&t, ReduceOp::Sum)?;
+///                 assert_eq!(t.to_vec::<f32>()?, vec![size as f32; 4]);
+///                 Ok(())
+///             })
+///         })
+///         .collect();
+///     for rank in ranks {
+///         rank.join().expect("rank thread panicked")?;
 ///     }
-/// });
+///     Ok(())
+/// })?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]

@@ -40,7 +40,7 @@ mod work;
 pub use call::{Call, Collective, Fingerprint, ReduceOp};
 pub use local::{LocalComm, LocalGroup, LocalOptions};
 pub use model::{Algorithm, CostModel, CostQuery, bus_factor};
-pub use work::Work;
+pub use work::{Completer, Work};
 
 use crate::error::Result;
 use crate::tensor::Tensor;

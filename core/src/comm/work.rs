@@ -1,4 +1,11 @@
-//! [`Work`]: the handle a non-blocking collective returns.
+//! [`Work`]: the handle a non-blocking collective returns, and [`Completer`], the transport's
+//! side of it.
+//!
+//! A transport that runs a call in the background (a worker thread, a progress engine)
+//! returns [`Work::pending`]'s handle from [`Communicator::start`](super::Communicator::start)
+//! and completes the [`Completer`] when the call has finished; one that runs calls eagerly
+//! returns [`Work::done`]. The contract a caller sees is the same: once [`Work::wait`] returns
+//! `Ok`, the output holds the result.
 
 use crate::error::{Error, Result};
 use std::sync::{Arc, Condvar, Mutex};
@@ -24,16 +31,40 @@ struct Slot {
     cv: Condvar,
 }
 
-/// The transport's side of a [`Work`]: completes it exactly once.
+/// The transport's side of a [`Work`]: completes it exactly once ([`Completer::complete`]
+/// takes it by value). A completer dropped without completing (its worker thread panicked or
+/// shut down) completes the handle with [`Error::CommAborted`], so a waiter never waits
+/// until the deadline for a call that can no longer finish.
 #[derive(Debug)]
-pub(crate) struct Completer {
+pub struct Completer {
     state: Arc<Slot>,
+    op: &'static str,
+    rank: usize,
+    done: bool,
 }
 
 impl Completer {
-    pub(crate) fn complete(self, result: Result<()>) {
+    /// Publishes the call's result and wakes every waiter.
+    pub fn complete(mut self, result: Result<()>) {
+        self.done = true;
+        self.publish(result);
+    }
+
+    fn publish(&self, result: Result<()>) {
         *self.state.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
         self.state.cv.notify_all();
+    }
+}
+
+impl Drop for Completer {
+    fn drop(&mut self) {
+        if !self.done {
+            self.publish(Err(Error::CommAborted {
+                op: self.op,
+                rank: self.rank,
+                reason: "the transport dropped the call before completing it".into(),
+            }));
+        }
     }
 }
 
@@ -44,18 +75,25 @@ impl Work {
         Work { state, op, seq, rank: 0, size: 1, deadline: Instant::now() }
     }
 
-    /// A pending handle and its completer. `deadline` bounds [`Work::wait`]: the transport
-    /// applies the same deadline to the call, so it normally completes first; the margin
-    /// covers a completer that never runs.
-    pub(crate) fn pending(
-        op: &'static str,
-        seq: u64,
-        rank: usize,
-        size: usize,
-        deadline: Instant,
-    ) -> (Work, Completer) {
+    /// A pending handle and its completer, for transports that run calls in the background:
+    /// return the `Work` from `start`, move the [`Completer`] to whatever runs the call, and
+    /// [`Completer::complete`] it when the output holds the result (or with the call's error).
+    /// `deadline` bounds [`Work::wait`]: the transport should apply the same deadline to the
+    /// call, so it normally completes first; a few seconds' margin covers a completer that
+    /// never runs, after which `wait` returns [`Error::CommTimeout`].
+    ///
+    /// ```
+    /// use accel_core::comm::Work;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let (work, completer) = Work::pending("all_reduce", 1, 0, 2, Instant::now() + Duration::from_secs(5));
+    /// let worker = std::thread::spawn(move || completer.complete(Ok(())));
+    /// assert!(work.wait().is_ok());
+    /// worker.join().unwrap();
+    /// ```
+    pub fn pending(op: &'static str, seq: u64, rank: usize, size: usize, deadline: Instant) -> (Work, Completer) {
         let state = Arc::new(Slot::default());
-        (Work { state: state.clone(), op, seq, rank, size, deadline }, Completer { state })
+        (Work { state: state.clone(), op, seq, rank, size, deadline }, Completer { state, op, rank, done: false })
     }
 
     /// True once the call has finished (successfully or not).
@@ -90,5 +128,26 @@ impl Work {
             }
             guard = self.state.cv.wait_timeout(guard, limit - now).unwrap_or_else(|e| e.into_inner()).0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_completer_fails_the_wait_at_once() {
+        let (work, completer) = Work::pending("all_reduce", 3, 1, 2, Instant::now() + Duration::from_secs(600));
+        std::thread::spawn(move || drop(completer)).join().expect("thread");
+        assert!(matches!(work.wait(), Err(Error::CommAborted { op: "all_reduce", rank: 1, .. })));
+    }
+
+    #[test]
+    fn a_completed_handle_reports_its_result() {
+        let (work, completer) = Work::pending("barrier", 1, 0, 1, Instant::now());
+        assert!(!work.is_complete());
+        completer.complete(Err(Error::invalid("barrier", "x", "y", "z")));
+        assert!(work.is_complete());
+        assert!(matches!(work.wait(), Err(Error::InvalidArgument { .. })));
     }
 }

@@ -9,8 +9,9 @@
 //! of one (image, group) is a contiguous `[Og, oH·oW]` block, so the epilogue's channel is the
 //! GEMM row; long pixel rows are computed in column spans ([`pixel_span`]).
 //!
-//! Depthwise (groups = C = O): `depthwise` (phase planes, register-blocked, compiled per
-//! ISA); shapes it declines take a direct loop per (image, channel) plane over the taps, with
+//! Depthwise (groups = C = O): `depthwise_lanes` (small planes, 16 channels across the
+//! vector lanes) or `depthwise` (phase planes, register-blocked, compiled per ISA); shapes
+//! both decline take a direct loop per (image, channel) plane over the taps, with
 //! the valid output range of each tap computed once so the inner loop has no bound checks.
 
 use super::dtype::{Data, Elem};
@@ -195,7 +196,11 @@ impl ProductBody for Run<'_, '_> {
         for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
     {
         if self.d.is_depthwise() {
-            if !super::depthwise::depthwise(self.isa, self.d, self.s, x, w, dst) {
+            // Small planes go lane-interleaved, larger ones as phase planes, shapes neither
+            // takes (padding that dwarfs the plane) through the direct loop.
+            let done = super::depthwise_lanes::depthwise(self.isa, self.d, self.s, x, w, dst)
+                || super::depthwise::depthwise(self.isa, self.d, self.s, x, w, dst);
+            if !done {
                 self.depthwise::<TX, TW, V, T>(x, w, dst);
             }
         } else {

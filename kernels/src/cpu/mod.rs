@@ -30,6 +30,7 @@ pub(crate) mod arch;
 mod conv;
 mod conv_transpose;
 mod depthwise;
+mod depthwise_lanes;
 pub(crate) mod dtype;
 mod elementwise;
 mod epilogue;
@@ -42,6 +43,7 @@ mod pack;
 pub mod par;
 mod patches;
 mod reduce;
+mod transpose;
 
 use crate::{HostIn, HostOut};
 use accel_core::{DType, Error, Op, Result};

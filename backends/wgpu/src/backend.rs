@@ -3,12 +3,14 @@
 //! wgpu's callbacks and returned by the next call).
 
 use crate::buffer::{Pool, WgpuBuffer};
-use crate::ops::{Kernel, lower};
+use crate::ops::{Kernel, Lowering, lower};
 use accel_core::{Backend, Capabilities, DeviceInfo, DeviceKind, Error, ExecReport, Op, Operands, Result};
 use accel_kernels::wgsl;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use wgpu::util::DeviceExt;
 
 /// Workgroup size of every kernel (see `common.wgsl`'s `linear_id`).
@@ -17,6 +19,10 @@ const WORKGROUP: usize = 64;
 const MAP_WAIT_ROUNDS: usize = 6000;
 /// Input bindings every kernel layout has.
 const INPUT_SLOTS: usize = 4;
+
+/// Set to `1`, devices time every op with timestamp queries where the adapter offers them
+/// (see [`WgpuBackend::set_gpu_timing`]).
+pub const TIMESTAMPS_ENV: &str = "ACCEL_WGPU_TIMESTAMPS";
 
 /// What went wrong asynchronously, if anything.
 #[derive(Default)]
@@ -27,13 +33,24 @@ struct Faults {
 
 /// Injects faults into one backend (see [`WgpuBackend::fault_injector`]).
 #[derive(Clone)]
-pub struct FaultInjector(Arc<Mutex<Faults>>);
+pub struct FaultInjector(Arc<Mutex<Faults>>, wgpu::Device);
 
 impl FaultInjector {
-    /// Every later call on the device returns `Error::DeviceLost`.
+    /// Every later call on the device returns `Error::DeviceLost` (the backend's own flag; the
+    /// wgpu device stays intact).
     pub fn lose_device(&self) {
         let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
         g.lost.get_or_insert("simulated device loss".into());
+    }
+
+    /// Destroys the wgpu device itself (`wgpu::Device::destroy`), as a driver reset would.
+    /// wgpu reports the loss through the device-lost callback once its queue is idle; every
+    /// later call returns an error (`Error::DeviceLost` from then on).
+    pub fn destroy_device(&self) {
+        self.1.destroy();
+        // The callback fires from the device's maintenance: run one round now. Its result is
+        // the loss itself, which the next call reports.
+        let _ = self.1.poll(wgpu::PollType::Poll);
     }
 }
 
@@ -57,6 +74,8 @@ pub struct WgpuBackend {
     dummy: wgpu::Buffer,
     max_binding: u64,
     max_groups: u32,
+    tiled_matmul: AtomicBool,
+    gpu_timing: AtomicBool,
 }
 
 impl fmt::Debug for WgpuBackend {
@@ -148,12 +167,43 @@ impl WgpuBackend {
             dummy,
             max_binding,
             max_groups: limits.max_compute_workgroups_per_dimension.max(1),
+            tiled_matmul: AtomicBool::new(true),
+            gpu_timing: AtomicBool::new(std::env::var(TIMESTAMPS_ENV).is_ok_and(|v| v == "1")),
         })
     }
 
     /// The adapter's storage binding limit in bytes (the largest tensor a kernel can bind).
     pub fn max_binding_bytes(&self) -> u64 {
         self.max_binding
+    }
+
+    /// The adapter's workgroups per grid dimension (`max_compute_workgroups_per_dimension`).
+    /// Dispatches needing more fold into a second dimension; the tiled matmul, whose grid is
+    /// (n/64, m/64, batch), falls back to the generic kernel when a dimension would overflow.
+    pub fn max_workgroups_per_dimension(&self) -> u32 {
+        self.max_groups
+    }
+
+    /// Chooses the matmul kernel for float dtypes: the tiled one (the default, where the shape
+    /// allows) or, with `false`, the generic one-invocation-per-output kernel. For A/B
+    /// benchmarks and tests; results agree within the contract's tolerance either way.
+    pub fn set_tiled_matmul(&self, on: bool) {
+        self.tiled_matmul.store(on, Ordering::Relaxed);
+    }
+
+    /// True when the adapter offers timestamp queries (wgpu's `TIMESTAMP_QUERY`), so ops can
+    /// report GPU time.
+    pub fn has_timestamps(&self) -> bool {
+        self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    /// With `true` (or `ACCEL_WGPU_TIMESTAMPS=1` at open) and an adapter with timestamp
+    /// queries, every op brackets its compute pass with timestamps and waits for them, so its
+    /// `ExecReport::device_time` (and the profiler's `OpRecord::device_time`) holds the GPU
+    /// time. Off by default: waiting makes submission synchronous. Without the feature this
+    /// does nothing and `device_time` stays `None`.
+    pub fn set_gpu_timing(&self, on: bool) {
+        self.gpu_timing.store(on, Ordering::Relaxed);
     }
 
     fn backend_err(&self, message: String) -> Error {
@@ -181,7 +231,7 @@ impl WgpuBackend {
     /// A handle that can mark this device lost as a driver reset would, for tests of the
     /// error path (keep it before moving the backend into a `Device`).
     pub fn fault_injector(&self) -> FaultInjector {
-        FaultInjector(self.faults.clone())
+        FaultInjector(self.faults.clone(), self.device.clone())
     }
 
     fn wait(&self) -> Result<()> {
@@ -224,7 +274,7 @@ impl WgpuBackend {
         Ok((x as u32, y as u32))
     }
 
-    fn dispatch(&self, op: &Op, kernel: Kernel, operands: &Operands<'_, WgpuBuffer>) -> Result<()> {
+    fn dispatch(&self, op: &Op, kernel: Kernel, operands: &Operands<'_, WgpuBuffer>) -> Result<Option<Duration>> {
         let name: &'static str = op.kind().name();
         let mut params: Vec<u32> = kernel.header.to_vec();
         let mut slots = vec![[0u32; wgsl::VIEW_WORDS]; 5];
@@ -237,9 +287,15 @@ impl WgpuBackend {
         }
         params.extend_from_slice(&kernel.extra);
         if kernel.invocations == 0 {
-            return Ok(());
+            return Ok(None);
         }
-        let (gx, gy) = self.grid(name, kernel.invocations)?;
+        let [gx, gy, gz] = match kernel.groups {
+            Some(g) => g,
+            None => {
+                let (gx, gy) = self.grid(name, kernel.invocations)?;
+                [gx, gy, 1]
+            }
+        };
         let pipeline = self.pipeline(&kernel.source)?;
         let params = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("accel-params"),
@@ -261,14 +317,47 @@ impl WgpuBackend {
             entries: &entries,
         });
         let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        let timing = (self.gpu_timing.load(Ordering::Relaxed) && self.has_timestamps()).then(|| self.timestamps());
         {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            let timestamp_writes = timing.as_ref().map(|(set, _)| wgpu::ComputePassTimestampWrites {
+                query_set: set,
+                beginning_of_pass_write_index: Some(0),
+                end_of_pass_write_index: Some(1),
+            });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(gx, gy, 1);
+            pass.dispatch_workgroups(gx, gy, gz);
+        }
+        if let Some((set, resolve)) = &timing {
+            enc.resolve_query_set(set, 0..2, resolve, 0);
         }
         self.queue.submit([enc.finish()]);
-        self.check(name, 0)
+        self.check(name, 0)?;
+        let Some((_, resolve)) = timing else { return Ok(None) };
+        let mut ticks = [0u8; 16];
+        self.read_raw(&resolve, 0, 16, &mut ticks)?;
+        let [t0, t1]: [u64; 2] = bytemuck::cast(ticks);
+        // Ticks are in units of the queue's timestamp period (ns); a counter that ran
+        // backwards (possible across power states) reads as no measurement.
+        let ns = t1.checked_sub(t0).map(|d| d as f64 * f64::from(self.queue.get_timestamp_period()));
+        Ok(ns.map(|ns| Duration::from_nanos(ns as u64)))
+    }
+
+    /// A two-entry timestamp query set and the buffer it resolves into (timing only).
+    fn timestamps(&self) -> (wgpu::QuerySet, wgpu::Buffer) {
+        let set = self.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("accel-timestamps"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2,
+        });
+        let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("accel-timestamps"),
+            size: 16,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        (set, resolve)
     }
 }
 
@@ -376,13 +465,14 @@ impl Backend for WgpuBackend {
             Op::Softmax(_) => operands.output.view.shape().last().copied().unwrap_or(0),
             _ => 0,
         };
-        let kernel = lower(op, out_numel, inner).ok_or_else(|| Error::Unsupported {
+        let low = Lowering { tiled_matmul: self.tiled_matmul.load(Ordering::Relaxed), max_groups: self.max_groups };
+        let kernel = lower(op, out_numel, inner, low).ok_or_else(|| Error::Unsupported {
             op: op.kind().name(),
             dtype: op.dtype(),
             backend: "wgpu".into(),
         })?;
-        self.dispatch(op, kernel, &operands)?;
-        Ok(ExecReport::default())
+        let device_time = self.dispatch(op, kernel, &operands)?;
+        Ok(ExecReport { device_time, ..ExecReport::default() })
     }
 
     fn synchronize(&self) -> Result<()> {
@@ -394,6 +484,11 @@ impl Backend for WgpuBackend {
 impl WgpuBackend {
     /// Copies the word-aligned byte range `lo..hi` of `buffer` into `out` (waits).
     fn read_words(&self, buffer: &WgpuBuffer, lo: u64, hi: u64, out: &mut [u8]) -> Result<()> {
+        self.read_raw(buffer.raw(), lo, hi, out)
+    }
+
+    /// Copies bytes `lo..hi` of a `COPY_SRC` buffer into `out` through a staging buffer (waits).
+    fn read_raw(&self, buffer: &wgpu::Buffer, lo: u64, hi: u64, out: &mut [u8]) -> Result<()> {
         let size = hi - lo;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("accel-readback"),
@@ -402,7 +497,7 @@ impl WgpuBackend {
             mapped_at_creation: false,
         });
         let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        enc.copy_buffer_to_buffer(buffer.raw(), lo, &staging, 0, size);
+        enc.copy_buffer_to_buffer(buffer, lo, &staging, 0, size);
         self.queue.submit([enc.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {

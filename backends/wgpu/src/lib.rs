@@ -10,14 +10,18 @@
 //!   `Error::OutOfMemory` naming the limit (no split across bindings yet).
 //! - **Kernels** are WGSL from `accel_kernels::wgsl` behind a generated prelude (dtype loads
 //!   and stores, op constants); pipelines are cached per device by their full source.
-//!   Dispatches wider than 65,535 workgroups fold into the y dimension.
+//!   Dispatches wider than the adapter's workgroups per dimension (65,535 on most) fold into
+//!   the y dimension; the tiled matmul hands a grid it cannot dispatch to the generic kernel.
 //! - **Submission is asynchronous**: `execute` encodes and submits; `read` and `synchronize`
 //!   wait. Validation errors, out-of-memory and device loss come back as errors from the next
 //!   call that notices them; nothing panics.
 //! - **Capabilities** match the CPU backend: f32 native; f16/bf16 emulated (f32 math); i8/u8
 //!   for matmul, convolution, elementwise, cast and reduce; i32 for elementwise, cast, reduce.
-//! - The kernels are generic (one invocation per output element): correct on any view, not yet
-//!   tiled for speed.
+//! - Float matmul (f32, and f16/bf16 computed in f32) runs a tiled kernel: 64x64 output tiles
+//!   per workgroup staged through workgroup memory, 4x4 outputs per invocation, the fused
+//!   epilogue on store (k up to `accel_kernels::wgsl::TILED_MAX_K`;
+//!   [`WgpuBackend::set_tiled_matmul`] switches it off for A/B runs). The other kernels are
+//!   generic (one invocation per output element): correct on any view, not yet tuned.
 
 #![forbid(unsafe_code)]
 
@@ -28,5 +32,5 @@ mod ops;
 mod prelude;
 
 pub use adapter::{ADAPTER_ENV, devices, discovery, open_all};
-pub use backend::{FaultInjector, WgpuBackend};
+pub use backend::{FaultInjector, TIMESTAMPS_ENV, WgpuBackend};
 pub use buffer::WgpuBuffer;

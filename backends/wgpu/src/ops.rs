@@ -9,12 +9,23 @@ use accel_kernels::wgsl;
 use std::fmt::Write;
 
 /// One kernel launch: its full WGSL source, header words, extra words (after the views) and
-/// the number of invocations (one per output element, or per row).
+/// the number of invocations (one per output element, or per row), or for kernels with their
+/// own workgroup shape the workgroup grid itself.
 pub(crate) struct Kernel {
     pub(crate) source: String,
     pub(crate) header: [u32; wgsl::HEADER_WORDS],
     pub(crate) extra: Vec<u32>,
     pub(crate) invocations: usize,
+    pub(crate) groups: Option<[u32; 3]>,
+}
+
+/// How ops are lowered on one device.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lowering {
+    /// Float matmuls use the tiled kernel where it applies (off: always the generic one).
+    pub(crate) tiled_matmul: bool,
+    /// The adapter's workgroups per grid dimension.
+    pub(crate) max_groups: u32,
 }
 
 fn unary_expr(op: UnaryOp, int: bool) -> String {
@@ -75,7 +86,7 @@ fn elementwise(head: String, apply: String, n: usize) -> Kernel {
     let head = head + &apply;
     let mut header = [0; wgsl::HEADER_WORDS];
     header[0] = n as u32;
-    Kernel { source: assemble(&head, &[wgsl::ELEMENTWISE]), header, extra: Vec::new(), invocations: n }
+    Kernel { source: assemble(&head, &[wgsl::ELEMENTWISE]), header, extra: Vec::new(), invocations: n, groups: None }
 }
 
 /// The epilogue's constants and bias/residual accessors; `first` is the first epilogue slot.
@@ -109,7 +120,20 @@ fn epilogue_head(e: &EpilogueDesc, acc: DType, int: bool, transposed: bool) -> (
     (s, scales, [lo.to_bits(), hi.to_bits(), zp as u32, per_channel as u32])
 }
 
-fn matmul(d: &MatmulDesc) -> Kernel {
+/// The tiled kernel's grid for `d`, when it applies: float math, 0 < k <= TILED_MAX_K, and a
+/// grid inside the adapter's per-dimension limit.
+fn tiled_grid(d: &MatmulDesc, low: Lowering) -> Option<[u32; 3]> {
+    if !low.tiled_matmul || d.is_int8() || d.k == 0 || d.k > wgsl::TILED_MAX_K || d.m == 0 || d.n == 0 {
+        return None;
+    }
+    let dims = [d.n.div_ceil(wgsl::TILED_TILE), d.m.div_ceil(wgsl::TILED_TILE), d.batch_count()];
+    if dims.iter().any(|&g| g == 0 || g > low.max_groups as usize) {
+        return None;
+    }
+    Some(dims.map(|g| g as u32))
+}
+
+fn matmul(d: &MatmulDesc, low: Lowering) -> Kernel {
     let int = d.is_int8();
     let mut dtypes = vec![d.dtype, d.b_dtype];
     let acc = if int { DType::I32 } else { d.dtype };
@@ -129,7 +153,9 @@ fn matmul(d: &MatmulDesc) -> Kernel {
     header[11] = d.n as u32;
     let mut extra = vec![0];
     extra.extend(scales);
-    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, wgsl::MATMUL]), header, extra, invocations: n }
+    let groups = tiled_grid(d, low);
+    let body = if groups.is_some() { wgsl::MATMUL_TILED } else { wgsl::MATMUL };
+    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, body]), header, extra, invocations: n, groups }
 }
 
 fn conv(d: &ConvDesc, transposed: bool) -> Kernel {
@@ -154,12 +180,12 @@ fn conv(d: &ConvDesc, transposed: bool) -> Kernel {
     header[15] = d.padding[0][0] as u32;
     let mut extra = vec![d.padding[1][0] as u32];
     extra.extend(scales);
-    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, wgsl::CONV]), header, extra, invocations: n }
+    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, wgsl::CONV]), header, extra, invocations: n, groups: None }
 }
 
 /// The kernel for `op`; `out_numel` is the output's element count and `inner` the length of
 /// the reduced run (reduce) or row (softmax). `None` for ops this backend does not know.
-pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize) -> Option<Kernel> {
+pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize, low: Lowering) -> Option<Kernel> {
     Some(match op {
         Op::Unary(d) => {
             let int = !d.dtype.is_float();
@@ -211,7 +237,13 @@ pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize) -> Option<Kernel> {
             header[0] = out_numel as u32;
             header[1] = inner as u32;
             // One 64-lane workgroup per output.
-            Kernel { source: assemble(&head, &[wgsl::REDUCE]), header, extra: Vec::new(), invocations: out_numel * 64 }
+            Kernel {
+                source: assemble(&head, &[wgsl::REDUCE]),
+                header,
+                extra: Vec::new(),
+                invocations: out_numel * 64,
+                groups: None,
+            }
         }
         Op::Softmax(d) => {
             let rows = out_numel.checked_div(inner).unwrap_or(0);
@@ -219,9 +251,15 @@ pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize) -> Option<Kernel> {
             let mut header = [0; wgsl::HEADER_WORDS];
             header[0] = rows as u32;
             header[1] = inner as u32;
-            Kernel { source: assemble(&head, &[wgsl::SOFTMAX]), header, extra: Vec::new(), invocations: rows }
+            Kernel {
+                source: assemble(&head, &[wgsl::SOFTMAX]),
+                header,
+                extra: Vec::new(),
+                invocations: rows,
+                groups: None,
+            }
         }
-        Op::Matmul(d) => matmul(d),
+        Op::Matmul(d) => matmul(d, low),
         Op::Conv(d) => conv(d, false),
         Op::ConvTranspose(d) => conv(d, true),
         _ => return None,

@@ -5,7 +5,8 @@
 //! inputs 0..3 and the output at slot 4, then kernel extras), bindings 1..4 the inputs and 5
 //! the output, all raw `u32` words holding the host byte image of the tensor. A kernel is the
 //! host-generated prelude (dtype loads/stores, op constants) + [`COMMON`] (+ [`EPILOGUE`]) +
-//! its body; workgroups are 64 invocations folded over x and y.
+//! its body; workgroups are 64 invocations folded over x and y, except the tiled matmul
+//! ([`MATMUL_TILED`]), whose 16x16 workgroups each own a 64x64 output tile.
 
 /// Bindings, view offsets, dtype conversions, NaN-aware max/min, erf/gelu/tanh/pow helpers.
 pub const COMMON: &str = include_str!("common.wgsl");
@@ -19,6 +20,14 @@ pub const SOFTMAX: &str = include_str!("softmax.wgsl");
 pub const EPILOGUE: &str = include_str!("epilogue.wgsl");
 /// Generic batched matmul (float and int8).
 pub const MATMUL: &str = include_str!("matmul.wgsl");
+/// Tiled batched matmul for float math: 64x64 workgroup tiles staged in workgroup memory,
+/// 4x4 outputs per invocation (16x16 workgroups, dispatched over (n/64, m/64, batch)).
+pub const MATMUL_TILED: &str = include_str!("matmul_tiled.wgsl");
+/// Largest k the tiled matmul takes: its loops run about 17k/16 trips per invocation, and
+/// llvmpipe ends a loop after 65,535 trips in total (larger k goes to the generic kernel).
+pub const TILED_MAX_K: usize = 32768;
+/// Output rows and columns of one tiled-matmul workgroup.
+pub const TILED_TILE: usize = 64;
 /// Direct convolution, forward and transposed.
 pub const CONV: &str = include_str!("conv.wgsl");
 /// Largest view rank the kernels take.

@@ -39,13 +39,15 @@ pub(crate) struct Scratch {
     raw: Vec<u64>,
     out: Vec<u64>,
     pool: Vec<Acc>,
+    /// The last f32 result, handed out as is (it is already encoded).
+    last: Option<Acc>,
 }
 
 impl Scratch {
     /// Buffers for blocks of at most `block` elements of `dtype`.
     pub(crate) fn new(dtype: DType, block: usize) -> Scratch {
         let words = (block * dtype.size()).div_ceil(8);
-        Scratch { dtype, block, raw: vec![0; words], out: vec![0; words], pool: Vec::new() }
+        Scratch { dtype, block, raw: vec![0; words], out: vec![0; words], pool: Vec::new(), last: None }
     }
 
     fn take(&mut self) -> Acc {
@@ -110,6 +112,17 @@ impl Scratch {
             }
         };
         finish(op, n, &mut acc, len);
+        if self.dtype == DType::F32 && matches!(acc, Acc::F(_)) {
+            // An f32 accumulator already holds the encoded result: hand it out instead of
+            // copying it into `out` (one pass less per block of a large all-reduce).
+            if let Some(prev) = self.last.replace(acc) {
+                self.pool.push(prev);
+            }
+            return match &self.last {
+                Some(Acc::F(a)) => Ok(bytemuck::cast_slice(&a[..len])),
+                _ => unreachable!("an f32 accumulator was stored just above"),
+            };
+        }
         let es = self.dtype.size();
         let out = &mut bytemuck::cast_slice_mut::<u64, u8>(&mut self.out)[..len * es];
         encode(self.dtype, &acc, out, len);

@@ -40,6 +40,38 @@ impl CpuBuffer {
         self.len == 0
     }
 
+    /// Runs `f` on the buffer's bytes under the read lock: zero-copy host access for
+    /// transports that hand host memory to another library (accel-mpi passes it to MPI).
+    /// Ops writing this buffer wait until `f` returns.
+    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        let words = self.read();
+        f(self.bytes(&words))
+    }
+
+    /// Runs `f` on the buffer's bytes under the write lock (see [`CpuBuffer::with_bytes`]).
+    pub fn with_bytes_mut<R>(&self, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        let mut words = self.write();
+        f(self.bytes_mut(&mut words))
+    }
+
+    /// Runs `f` on this buffer's bytes (read lock) and `out`'s bytes (write lock), taking the
+    /// two locks in address order as the backend's ops do, so a transport holding both
+    /// across a library call cannot deadlock with an op on another thread. `None` (and `f`
+    /// not run) when `out` is this buffer: one buffer cannot be read and written at once.
+    pub fn with_bytes_and<R>(&self, out: &CpuBuffer, f: impl FnOnce(&[u8], &mut [u8]) -> R) -> Option<R> {
+        if std::ptr::eq(self, out) {
+            return None;
+        }
+        let (words, mut out_words) = if (self as *const CpuBuffer) < (out as *const CpuBuffer) {
+            let r = self.read();
+            (r, out.write())
+        } else {
+            let w = out.write();
+            (self.read(), w)
+        };
+        Some(f(self.bytes(&words), out.bytes_mut(&mut out_words)))
+    }
+
     /// Shared access. A poisoned lock (a panic elsewhere while writing) still holds plain
     /// bytes, so it is recovered rather than propagated.
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Vec<u64>> {

@@ -9,9 +9,10 @@
 
 use crate::env::Watchdog;
 use crate::reduce::{Wide, combine, finish, finish_narrow, widen};
-use accel_core::comm::host::{read_bytes, write_bytes};
+use accel_core::comm::host::{read_bytes, with_buffer, write_bytes};
 use accel_core::comm::{Call, Collective, Communicator, DEFAULT_TIMEOUT, ReduceOp, Work};
 use accel_core::{DType, Device, Error, Result, Tensor};
+use accel_cpu::CpuBuffer;
 use mpi::collective::{SystemOperation, UserOperation};
 use mpi::datatype::{DynBuffer, DynBufferMut};
 use mpi::topology::SimpleCommunicator;
@@ -226,6 +227,12 @@ impl<'mpi> MpiComm<'mpi> {
                     _ => total,
                 };
                 self.check_count(op, total * if self.options.deterministic { n } else { 1 })?;
+                if dtype == DType::F32
+                    && !self.options.deterministic
+                    && let Some(done) = self.reduce_direct(world, call, rop, seq, send)
+                {
+                    return done;
+                }
                 // Input, widened, in `send` (f32 data is read straight into it).
                 let s = bytes(send, total * wide.size());
                 if dtype == DType::F32 {
@@ -275,6 +282,78 @@ impl<'mpi> MpiComm<'mpi> {
                     write_bytes(out, dst_at, r)
                 }
             }
+        }
+    }
+}
+
+impl MpiComm<'_> {
+    /// f32 reductions on CPU tensors, handing the tensors' host memory to MPI instead of
+    /// staging it: out of place there is no copy at all (MPI reads the input and writes the
+    /// output, exactly as a raw `MPI_Allreduce` would); in place one copy of the input into
+    /// `send` (rsmpi has no `MPI_IN_PLACE`). The tensors' buffer locks are held for the call
+    /// (read on the input, write on the output, taken in the CPU backend's address order), so
+    /// an op on another thread waits instead of racing with MPI. `None` (nothing communicated) when a tensor is not CPU memory, a
+    /// slice is misaligned for f32, or input and output share a buffer (one buffer cannot be
+    /// locked for reading and writing at once): the staged path handles those.
+    fn reduce_direct(
+        &self,
+        world: &SimpleCommunicator,
+        call: &Call,
+        rop: ReduceOp,
+        seq: u64,
+        send: &mut Vec<u64>,
+    ) -> Option<Result<()>> {
+        let out = call.output.as_ref()?;
+        if call.input.as_ref().is_some_and(|i| i.shares_buffer(out)) {
+            return None;
+        }
+        let (n, rank, op) = (self.size, self.rank, call.name());
+        let unit = call.unit(n);
+        let (total, keep) = match call.collective {
+            Collective::ReduceScatter { .. } => (unit * n, unit),
+            _ => (unit, unit),
+        };
+        let dst = match call.collective {
+            Collective::ReduceScatter { .. } if call.is_in_place() => rank * unit * 4..(rank * unit + keep) * 4,
+            _ => 0..keep * 4,
+        };
+        let writes = !matches!(call.collective, Collective::Reduce { root, .. } if root != rank);
+        // Checks before anything moves, then one MPI call; `None` only before the call.
+        let reduce = |s: &[u8], r: &mut [u8]| -> Option<()> {
+            let s = s.get(..total * 4)?;
+            let r = r.get_mut(dst.clone())?;
+            bytemuck::try_cast_slice::<u8, f32>(s).ok()?;
+            bytemuck::try_cast_slice::<u8, f32>(r).ok()?;
+            {
+                let _armed = self.watchdog.arm(op, seq, n, self.timeout());
+                reduce_mpi(world, call.collective, rop, Wide::F32, rank, s, r);
+            }
+            if writes {
+                finish(DType::F32, rop, n, r);
+            }
+            Some(())
+        };
+        let outcome = with_buffer(out, |ob, orange| -> Option<()> {
+            let ob = ob.downcast_ref::<CpuBuffer>()?;
+            match &call.input {
+                Some(input) => with_buffer(input, |ib, irange| {
+                    let ib = ib.downcast_ref::<CpuBuffer>()?;
+                    ib.with_bytes_and(ob, |i, o| reduce(i.get(irange)?, o.get_mut(orange)?))?
+                })
+                .ok()
+                .flatten(),
+                None => ob.with_bytes_mut(|o| {
+                    let o = o.get_mut(orange)?;
+                    let s = bytes(send, total * 4);
+                    s.copy_from_slice(o.get(..total * 4)?);
+                    reduce(s, o)
+                }),
+            }
+        });
+        match outcome {
+            Ok(Some(())) => Some(Ok(())),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Host staging for transports outside this crate (accel-mpi): byte-range access to a
-//! contiguous tensor and the float reduction rules of the contract, so every transport
-//! reduces with the same arithmetic.
+//! contiguous tensor, the backend buffer itself for zero-copy access where a transport knows
+//! the buffer type ([`with_buffer`]), and the float reduction rules of the contract, so every
+//! transport reduces with the same arithmetic.
 
 use super::call::ReduceOp;
 use super::math::{fmax, fmin};
@@ -40,6 +41,20 @@ pub fn write_bytes(t: &Tensor, elem: usize, data: &[u8]) -> Result<()> {
         return Ok(());
     }
     t.device().backend().write(&*t.storage.buffer, at, data)
+}
+
+/// Runs `f` on the backend buffer holding the contiguous tensor `t` and the byte range of
+/// `t`'s elements in it. The buffer is the device backend's own type behind `dyn Any`: a
+/// transport that knows it (accel-mpi downcasts to the CPU backend's buffer) can hand that
+/// memory to its library directly instead of copying through [`read_bytes`]/[`write_bytes`];
+/// any other type is the caller's cue to fall back to them.
+pub fn with_buffer<R>(
+    t: &Tensor,
+    f: impl FnOnce(&(dyn std::any::Any + Send + Sync), std::ops::Range<usize>) -> R,
+) -> Result<R> {
+    let bytes = t.numel() * t.dtype().size();
+    let at = range("with_buffer", t, 0, bytes)?;
+    Ok(f(&*t.storage.buffer, at..at + bytes))
 }
 
 /// `acc = acc ⊕ other` in f32 with the contract's rules (Avg accumulates as Sum; Max/Min

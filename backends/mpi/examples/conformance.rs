@@ -268,65 +268,59 @@ fn bytemuck_pair(a: i32, b: i32) -> Vec<u8> {
     [a.to_le_bytes(), b.to_le_bytes()].concat()
 }
 
-/// Deterministic mode: random f32/bf16 data (order matters), compared bit for bit with
-/// `LocalGroup`'s deterministic mode run by rank 0 on the same inputs.
+/// Random values in [-10, 10) with low-order bits set, so the order of a sum matters.
+fn noisy(r: usize, len: usize) -> Vec<f64> {
+    let mut s = (r as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % 20001) as f64 / 1000.0 - 10.0 + (s >> 40) as f64 * 1e-9
+        })
+        .collect()
+}
+
+/// Deterministic mode: random f32/bf16/f16 data (order matters), compared bit for bit with
+/// `LocalGroup`'s deterministic mode run by rank 0 on the same inputs, at a small size and
+/// at one past several of `LocalGroup`'s blocks (so its block loop and algorithm choice are
+/// crossed).
 fn deterministic(mpi: &accel_mpi::Mpi, dev: &Device, t: &mut Tally) -> Result<()> {
     let comm = mpi.communicator(dev, MpiOptions { deterministic: true, ..MpiOptions::default() });
     let (rank, n) = (comm.rank(), comm.size());
-    let len = 1000;
-    let data = |r: usize, dtype: DType| -> Result<Tensor> {
-        let mut s = (r as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let v: Vec<f64> = (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s % 20001) as f64 / 1000.0 - 10.0 + (s >> 40) as f64 * 1e-9
-            })
-            .collect();
-        let x = Tensor::zeros(dev, &[len], dtype)?;
-        accel_core::comm::host::write_bytes(&x, 0, &encode_round(dtype, &v))?;
-        Ok(x)
-    };
-    for dtype in [DType::F32, DType::BF16, DType::F16] {
-        for op in [ReduceOp::Sum, ReduceOp::Avg] {
-            let x = data(rank, dtype)?;
-            comm.all_reduce_in_place(&x, op)?;
-            let got = x.to_bytes()?;
-            let ok = if rank == 0 {
-                let devs: Vec<Device> = (0..n).map(|_| accel_cpu::device()).collect();
-                let opts = LocalOptions { deterministic: true, ..LocalOptions::default() };
-                let comms = LocalGroup::with_options(&devs, opts)?;
-                let outs: Vec<Result<Vec<u8>>> = std::thread::scope(|s| {
-                    let hs: Vec<_> = comms
-                        .iter()
-                        .enumerate()
-                        .map(|(r, c)| {
-                            let dev = &devs[r];
-                            s.spawn(move || -> Result<Vec<u8>> {
-                                let mut s = (r as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                                let v: Vec<f64> = (0..len)
-                                    .map(|_| {
-                                        s ^= s << 13;
-                                        s ^= s >> 7;
-                                        s ^= s << 17;
-                                        (s % 20001) as f64 / 1000.0 - 10.0 + (s >> 40) as f64 * 1e-9
-                                    })
-                                    .collect();
-                                let x = Tensor::zeros(dev, &[len], dtype)?;
-                                accel_core::comm::host::write_bytes(&x, 0, &encode_round(dtype, &v))?;
-                                c.all_reduce_in_place(&x, op)?;
-                                x.to_bytes()
+    for len in [1000, (1 << 18) + 3] {
+        for dtype in [DType::F32, DType::BF16, DType::F16] {
+            for op in [ReduceOp::Sum, ReduceOp::Avg] {
+                let x = Tensor::zeros(dev, &[len], dtype)?;
+                accel_core::comm::host::write_bytes(&x, 0, &encode_round(dtype, &noisy(rank, len)))?;
+                comm.all_reduce_in_place(&x, op)?;
+                let got = x.to_bytes()?;
+                let ok = if rank == 0 {
+                    let devs: Vec<Device> = (0..n).map(|_| accel_cpu::device()).collect();
+                    let opts = LocalOptions { deterministic: true, ..LocalOptions::default() };
+                    let comms = LocalGroup::with_options(&devs, opts)?;
+                    let outs: Vec<Result<Vec<u8>>> = std::thread::scope(|s| {
+                        let hs: Vec<_> = comms
+                            .iter()
+                            .enumerate()
+                            .map(|(r, c)| {
+                                let dev = &devs[r];
+                                s.spawn(move || -> Result<Vec<u8>> {
+                                    let x = Tensor::zeros(dev, &[len], dtype)?;
+                                    accel_core::comm::host::write_bytes(&x, 0, &encode_round(dtype, &noisy(r, len)))?;
+                                    c.all_reduce_in_place(&x, op)?;
+                                    x.to_bytes()
+                                })
                             })
-                        })
-                        .collect();
-                    hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new()))).collect()
-                });
-                outs.into_iter().next().transpose()?.is_some_and(|local| local == got)
-            } else {
-                true
-            };
-            t.check(format!("deterministic all_reduce {op} {dtype} == LocalGroup deterministic"), Ok(ok));
+                            .collect();
+                        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new()))).collect()
+                    });
+                    outs.into_iter().next().transpose()?.is_some_and(|local| local == got)
+                } else {
+                    true
+                };
+                t.check(format!("deterministic all_reduce {op} {dtype} len {len} == LocalGroup deterministic"), Ok(ok));
+            }
         }
     }
     Ok(())

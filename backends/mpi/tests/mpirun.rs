@@ -1,4 +1,5 @@
-//! Launches the multi-rank programs (examples/) under `mpirun -n 4`, bounded twice
+//! Launches the multi-rank programs (examples/) under `mpirun -n 4` (the conformance also
+//! on 3 ranks: an odd count, where Avg's division by n is inexact), bounded twice
 //! (`timeout -k` around `mpirun --timeout`), and checks their exit status and output.
 //! Needs `mpirun` on PATH; as root in a container also the OMPI_* variables of the README.
 
@@ -16,38 +17,47 @@ fn example(name: &str) -> PathBuf {
     exe.parent().and_then(|d| d.parent()).expect("target dir").join("examples").join(name)
 }
 
-fn mpirun(name: &str, args: &[&str]) -> Output {
+fn mpirun(name: &str, ranks: usize, args: &[&str]) -> Output {
     let out = Command::new("timeout")
         .args(["-k", "10", &(MPIRUN_TIMEOUT_S + 30).to_string(), "mpirun", "--timeout"])
         .arg(MPIRUN_TIMEOUT_S.to_string())
-        .args(["-n", "4"])
+        .args(["-n", &ranks.to_string()])
         .arg(example(name))
         .args(args)
         .output()
         .expect("run timeout/mpirun");
-    eprintln!("--- {name} {args:?}: {:?}", out.status);
+    eprintln!("--- {name} {args:?} on {ranks} ranks: {:?}", out.status);
     eprintln!("{}", String::from_utf8_lossy(&out.stdout));
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     out
 }
 
+fn conformance(ranks: usize) {
+    let out = mpirun("conformance", ranks, &[]);
+    assert!(out.status.success(), "conformance job on {ranks} ranks failed: {:?}", out.status);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!(" passed, 0 failed ({ranks} ranks)")), "no summary line: {stdout}");
+}
+
 #[test]
 fn every_collective_on_four_ranks() {
-    let out = mpirun("conformance", &[]);
-    assert!(out.status.success(), "conformance job failed: {:?}", out.status);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(" passed, 0 failed (4 ranks)"), "no summary line: {stdout}");
+    conformance(4);
+}
+
+#[test]
+fn every_collective_on_three_ranks() {
+    conformance(3);
 }
 
 #[test]
 fn data_parallel_training_matches_one_device() {
-    let out = mpirun("dp_training", &[]);
+    let out = mpirun("dp_training", 4, &[]);
     assert!(out.status.success(), "dp_training job failed: {:?}", out.status);
     assert!(String::from_utf8_lossy(&out.stdout).contains("loss curves match"));
 }
 
 fn fails_fast(mode: &str, code: i32, message: &str) {
-    let out = mpirun("rank_fails", &[mode]);
+    let out = mpirun("rank_fails", 4, &[mode]);
     let status = out.status.code();
     assert!(!out.status.success(), "{mode}: the job succeeded");
     assert_ne!(status, Some(MPIRUN_TIMED_OUT), "{mode}: ended only by mpirun's timeout (hung)");

@@ -99,21 +99,44 @@ impl Family for I8U8 {
     }
 }
 
+/// One k step of the 6 × 16 tile: two B vectors, six A broadcasts, twelve FMAs.
+///
+/// # Safety
+/// AVX2 + FMA present; `a` holds MR and `b` NR floats.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn f32_step(acc: &mut [[__m256; 2]; MR], a: *const f32, b: *const f32) {
+    // SAFETY: the B panel holds NR floats at `b` (the caller).
+    let bv = unsafe { [_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8))] };
+    for (i, row) in acc.iter_mut().enumerate() {
+        // SAFETY: the A panel holds MR floats at `a` (the caller).
+        let ai = _mm256_set1_ps(unsafe { *a.add(i) });
+        row[0] = _mm256_fmadd_ps(ai, bv[0], row[0]);
+        row[1] = _mm256_fmadd_ps(ai, bv[1], row[1]);
+    }
+}
+
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn f32_tile(kg: usize, a: *const f32, b: *const f32, io: &TileIo<f32>) {
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
     let (mut a, mut b) = (a, b);
-    for _ in 0..kg {
-        // SAFETY: the B panel holds NR floats per k step.
-        let bv = unsafe { [_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8))] };
-        for (i, row) in acc.iter_mut().enumerate() {
-            // SAFETY: the A panel holds MR floats per k step.
-            let ai = _mm256_set1_ps(unsafe { *a.add(i) });
-            row[0] = _mm256_fmadd_ps(ai, bv[0], row[0]);
-            row[1] = _mm256_fmadd_ps(ai, bv[1], row[1]);
-        }
-        // SAFETY: stays within (or one past) the panels.
+    // Four k steps per trip: the loop's own pointer and counter updates otherwise take issue
+    // slots from the two FMA pipes (Zen 3: 58 -> see BENCHMARKS.md at 256³).
+    for _ in 0..kg / 4 {
+        // SAFETY: four k steps of MR (A) and NR (B) floats remain in the panels.
         unsafe {
+            f32_step(&mut acc, a, b);
+            f32_step(&mut acc, a.add(MR), b.add(NR));
+            f32_step(&mut acc, a.add(2 * MR), b.add(2 * NR));
+            f32_step(&mut acc, a.add(3 * MR), b.add(3 * NR));
+            a = a.add(4 * MR);
+            b = b.add(4 * NR);
+        }
+    }
+    for _ in 0..kg % 4 {
+        // SAFETY: one k step remains; the pointers stay within (or one past) the panels.
+        unsafe {
+            f32_step(&mut acc, a, b);
             a = a.add(MR);
             b = b.add(NR);
         }

@@ -199,7 +199,9 @@ where
                 let (n, c) = ((first + l) / channels, (first + l) % channels);
                 let base = xo + n * xs[0] + c * xs[1];
                 let stage = &mut sc.stage[l * hw..(l + 1) * hw];
-                if dense_plane {
+                if hw == 0 {
+                    // An empty plane (H or W = 0): the block is all padding.
+                } else if dense_plane {
                     stage.iter_mut().zip(&x[base..base + hw]).for_each(|(d, &v)| *d = v.to_acc(zx));
                 } else {
                     for (iy, row) in stage.chunks_exact_mut(wi).enumerate() {

@@ -46,13 +46,14 @@ pub fn time(min_reps: usize, min_secs: f64, mut run: impl FnMut() -> BenchResult
 
 /// The probe that bounds a kernel of `dtype` on this CPU: f32 and f16 (computed in f32)
 /// use the widest f32 FMA; bf16 uses `vdpbf16ps` where present, else f32; int8 uses
-/// `vpdpbusd` (zmm, else ymm), and has no peak without VNNI.
+/// `vpdpbusd` (zmm, else ymm), else AVX2's `vpmaddwd` (the kernel the int8 GEMM runs without
+/// VNNI), and has no peak without either.
 pub fn peak_kind(dtype: BenchDType) -> Option<PeakKind> {
     let first = |kinds: &[PeakKind]| kinds.iter().copied().find(|k| k.available());
     match dtype {
         BenchDType::F32 | BenchDType::F16 => probe::best_f32(),
         BenchDType::Bf16 => first(&[PeakKind::Bf16Zmm]).or_else(probe::best_f32),
-        BenchDType::I8 => first(&[PeakKind::VnniZmm, PeakKind::VnniYmm]),
+        BenchDType::I8 => first(&[PeakKind::VnniZmm, PeakKind::VnniYmm, PeakKind::MaddYmm]),
     }
 }
 
@@ -111,9 +112,9 @@ mod tests {
     }
 
     #[test]
-    fn int8_peak_is_a_vnni_probe_or_none() {
+    fn int8_peak_is_an_integer_probe_or_none() {
         if let Some(k) = peak_kind(BenchDType::I8) {
-            assert!(matches!(k, PeakKind::VnniZmm | PeakKind::VnniYmm));
+            assert!(matches!(k, PeakKind::VnniZmm | PeakKind::VnniYmm | PeakKind::MaddYmm));
         }
     }
 }

@@ -110,6 +110,12 @@ fn is<X: 'static, Y: 'static>() -> bool {
     TypeId::of::<X>() == TypeId::of::<Y>()
 }
 
+/// True for the 8-bit integer element types (their zero-point-adjusted values fit i16).
+#[cfg(target_arch = "x86_64")]
+fn int8<X: 'static>() -> bool {
+    is::<X, u8>() || is::<X, i8>()
+}
+
 impl GemmAcc for f32 {
     fn gemm<A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<f32, T>>(p: &Product<'_, A, B>, dst: &mut [T], epi: &E) {
         let bf16_pair = is::<A::T, half::bf16>() && is::<B::T, half::bf16>();
@@ -149,6 +155,10 @@ impl GemmAcc for i32 {
                     return run::<avx2::I8U8, _, _, _, _>(p, dst, epi, [0, sb]);
                 }
                 Isa::Avx2 | Isa::Avx512 if f.avx_vnni => return run::<avx2::U8I8, _, _, _, _>(p, dst, epi, [sa, 0]),
+                // No VNNI: i16 pairs through `vpmaddwd` (AVX-512 machines all have AVX2).
+                Isa::Avx2 | Isa::Avx512 if int8::<A::T>() && int8::<B::T>() => {
+                    return run::<avx2::Madd16, _, _, _, _>(p, dst, epi, [p.za, p.zb]);
+                }
                 _ => {}
             }
         }
@@ -693,3 +703,7 @@ where
         _ => Err(unsupported(&op())),
     }
 }
+
+#[cfg(test)]
+#[path = "gemm_tests.rs"]
+mod tests;

@@ -55,17 +55,21 @@ pub enum PeakKind {
     VnniYmm,
     /// `vdpbf16ps zmm` (AVX512-BF16, bf16 pairs → f32): 32 multiply-adds = 64 flop.
     Bf16Zmm,
+    /// `vpmaddwd ymm` (AVX2, i16 pairs → i32): 16 multiply-adds = 32 op. The int8 bound
+    /// without VNNI (the kernel's accumulating `vpaddd` issues on other pipes).
+    MaddYmm,
 }
 
 impl PeakKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [PeakKind; 6] = [
+    pub const ALL: [PeakKind; 7] = [
         PeakKind::F32Zmm,
         PeakKind::F32Ymm,
         PeakKind::F32Neon,
         PeakKind::VnniZmm,
         PeakKind::VnniYmm,
         PeakKind::Bf16Zmm,
+        PeakKind::MaddYmm,
     ];
 
     /// Short name for reports (`f32_zmm`, `vnni_ymm`, ...).
@@ -77,6 +81,7 @@ impl PeakKind {
             PeakKind::VnniZmm => "vnni_zmm",
             PeakKind::VnniYmm => "vnni_ymm",
             PeakKind::Bf16Zmm => "bf16_zmm",
+            PeakKind::MaddYmm => "madd_ymm",
         }
     }
 
@@ -89,6 +94,7 @@ impl PeakKind {
             PeakKind::VnniZmm => 128,
             PeakKind::VnniYmm => 64,
             PeakKind::Bf16Zmm => 64,
+            PeakKind::MaddYmm => 32,
         }
     }
 
@@ -266,6 +272,7 @@ mod tests {
         assert_eq!(PeakKind::F32Zmm.ops_per_instruction(), 2 * PeakKind::F32Ymm.ops_per_instruction());
         assert_eq!(PeakKind::VnniZmm.ops_per_instruction(), 4 * PeakKind::F32Zmm.ops_per_instruction());
         assert_eq!(PeakKind::Bf16Zmm.ops_per_instruction(), 2 * PeakKind::F32Zmm.ops_per_instruction());
+        assert_eq!(PeakKind::MaddYmm.ops_per_instruction(), 2 * PeakKind::F32Ymm.ops_per_instruction());
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub(super) fn runner(kind: PeakKind) -> Option<super::Runner> {
         PeakKind::VnniZmm if avx512() && is_x86_feature_detected!("avx512vnni") => vnni_zmm,
         PeakKind::VnniYmm if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("avxvnni") => vnni_ymm,
         PeakKind::Bf16Zmm if avx512() && is_x86_feature_detected!("avx512bf16") => bf16_zmm,
+        PeakKind::MaddYmm if is_x86_feature_detected!("avx2") => madd_ymm,
         _ => return None,
     };
     Some(run)
@@ -137,6 +138,8 @@ const ONE_F32: u32 = 0x3F80_0000;
 const ONE_U8X4: u32 = 0x0101_0101;
 /// Two bf16 1.0.
 const ONE_BF16X2: u32 = 0x3F80_3F80;
+/// Two i16 ones.
+const ONE_I16X2: u32 = 0x0001_0001;
 
 fn f32_zmm(iters: u64) {
     #[target_feature(enable = "avx512f")]
@@ -196,6 +199,19 @@ fn bf16_zmm(iters: u64) {
     }
     if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16") {
         // SAFETY: avx512f and avx512bf16 were detected just above.
+        unsafe { body(iters) }
+    }
+}
+
+fn madd_ymm(iters: u64) {
+    #[target_feature(enable = "avx2")]
+    unsafe fn body(iters: u64) {
+        // SAFETY: as in `f32_zmm`: registers only, declared clobbers, counter >= 1.
+        // `vpmaddwd` overwrites its destination, so the twelve are independent throughput.
+        unsafe { mac12!("vpmaddwd", ymm, iters, ONE_I16X2) }
+    }
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: avx2 was detected just above.
         unsafe { body(iters) }
     }
 }

@@ -3,6 +3,9 @@
 //! - [`F32`]: `vfmadd231ps` on ymm (f16 / bf16 inputs widened while packing).
 //! - [`U8I8`] / [`I8U8`]: AVX-VNNI `vpdpbusd` on ymm, byte quads, i32 accumulation, the same
 //!   encodings and driver corrections as the AVX-512 VNNI families.
+//! - [`Madd16`]: int8 without VNNI. Each side is widened to i16 with its zero point already
+//!   subtracted while packing (values in -255..=255), and `vpmaddwd` multiplies k pairs into
+//!   i32. Exact, unlike `vpmaddubsw`, whose i16 pair sums saturate for u8 × i8 data.
 //!
 //! Full-width rows are finished and stored from the registers; partial tiles go through the
 //! scalar finishing code (they are the edges).
@@ -22,6 +25,8 @@ pub(crate) struct F32;
 pub(crate) struct U8I8;
 /// i8 (A) × u8 (B) AVX-VNNI family.
 pub(crate) struct I8U8;
+/// Int8 family for AVX2 without VNNI: zero-point-adjusted i16 pairs, `vpmaddwd`.
+pub(crate) struct Madd16;
 
 impl Family for F32 {
     type V = f32;
@@ -36,6 +41,27 @@ impl Family for F32 {
     unsafe fn tile(kg: usize, a: *const f32, b: *const f32, io: &TileIo<f32>) {
         // SAFETY: forwarded from the caller (panels, io pointers, AVX2 + FMA present).
         unsafe { f32_tile(kg, a, b, io) }
+    }
+
+    const DIRECT: bool = true;
+
+    unsafe fn tile_direct(
+        kc: usize,
+        a: *const f32,
+        rsa: usize,
+        csa: usize,
+        b: *const f32,
+        rsb: usize,
+        io: &TileIo<f32>,
+    ) {
+        // SAFETY: forwarded from the caller (operands, io pointers, AVX2 + FMA present).
+        unsafe {
+            if io.nr == NR {
+                f32_tile_direct::<true>(kc, a, rsa, csa, b, rsb, io)
+            } else {
+                f32_tile_direct::<false>(kc, a, rsa, csa, b, rsb, io)
+            }
+        }
     }
 }
 
@@ -99,6 +125,29 @@ impl Family for I8U8 {
     }
 }
 
+impl Family for Madd16 {
+    type V = i32;
+    type PA = i16;
+    type PB = i16;
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KG: usize = 2;
+
+    #[inline(always)]
+    fn enc_a<T: Elem>(x: T, zp: i32) -> i16 {
+        (x.to_i32() - zp) as i16
+    }
+    #[inline(always)]
+    fn enc_b<T: Elem>(x: T, zp: i32) -> i16 {
+        (x.to_i32() - zp) as i16
+    }
+
+    unsafe fn tile(kg: usize, a: *const i16, b: *const i16, io: &TileIo<i32>) {
+        // SAFETY: forwarded from the caller (panels, io pointers, AVX2 present).
+        unsafe { madd_tile(kg, a, b, io) }
+    }
+}
+
 /// One k step of the 6 × 16 tile: two B vectors, six A broadcasts, twelve FMAs.
 ///
 /// # Safety
@@ -141,6 +190,56 @@ unsafe fn f32_tile(kg: usize, a: *const f32, b: *const f32, io: &TileIo<f32>) {
             b = b.add(NR);
         }
     }
+    // SAFETY: forwarded from the caller.
+    unsafe { store_f32(&acc, io) }
+}
+
+/// The f32 tile from unpacked operands: rows past `io.mr` repeat the last valid row
+/// (computed, never stored) and B columns past `io.nr` are masked off (`FULL`: all NR valid),
+/// so nothing outside the operands is read.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f32_tile_direct<const FULL: bool>(
+    kc: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    rsb: usize,
+    io: &TileIo<f32>,
+) {
+    let rows: [*const f32; MR] = std::array::from_fn(|i| a.wrapping_add(i.min(io.mr.max(1) - 1) * rsa));
+    let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let masks: [__m256i; 2] =
+        std::array::from_fn(|v| _mm256_cmpgt_epi32(_mm256_set1_epi32(io.nr.saturating_sub(8 * v) as i32), lanes));
+    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    for p in 0..kc {
+        let bp = b.wrapping_add(p * rsb);
+        // SAFETY: B row p holds io.nr readable columns; masked-off lanes are not accessed.
+        let bv = unsafe {
+            if FULL {
+                [_mm256_loadu_ps(bp), _mm256_loadu_ps(bp.add(8))]
+            } else {
+                [_mm256_maskload_ps(bp, masks[0]), _mm256_maskload_ps(bp.wrapping_add(8), masks[1])]
+            }
+        };
+        for (row, &ra) in acc.iter_mut().zip(&rows) {
+            // SAFETY: element (min(i, mr - 1), p) of A is readable.
+            let ai = _mm256_set1_ps(unsafe { *ra.add(p * csa) });
+            row[0] = _mm256_fmadd_ps(ai, bv[0], row[0]);
+            row[1] = _mm256_fmadd_ps(ai, bv[1], row[1]);
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { store_f32(&acc, io) }
+}
+
+/// Stores an f32 tile: full-width rows finished from the registers, the rest through the
+/// scalar finishing code.
+///
+/// # Safety
+/// As [`Family::tile`]'s `io` requirements; AVX2 + FMA present.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn store_f32(acc: &[[__m256; 2]; MR], io: &TileIo<f32>) {
     if io.nr == NR && io.fin.is_none_or(|f| f.out == OutKind::Acc) {
         for (i, row) in acc.iter().enumerate().take(io.mr) {
             let mut x = *row;
@@ -175,7 +274,7 @@ unsafe fn f32_tile(kg: usize, a: *const f32, b: *const f32, io: &TileIo<f32>) {
         return;
     }
     // SAFETY: forwarded from the caller.
-    unsafe { spill_and_store(&acc, io) }
+    unsafe { spill_and_store(acc, io) }
 }
 
 #[target_feature(enable = "avx2,avxvnni")]
@@ -197,6 +296,46 @@ unsafe fn vnni_tile<const A_UNSIGNED: bool>(kg: usize, a: *const u8, b: *const u
             a = a.add(MR);
             b = b.add(4 * NR);
         }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { spill_and_store(&acc, io) }
+}
+
+/// One k pair of the [`Madd16`] tile: two B vectors (16 columns × 2 k), six A pair
+/// broadcasts, twelve `vpmaddwd` + `vpaddd`.
+///
+/// # Safety
+/// AVX2 present; `a` holds MR and `b` NR i16 pairs.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn madd_step(acc: &mut [[__m256i; 2]; MR], a: *const i32, b: *const i16) {
+    // SAFETY: the B panel holds NR pairs (2·NR i16) at `b` (the caller).
+    let bv = unsafe { [_mm256_loadu_si256(b.cast()), _mm256_loadu_si256(b.add(2 * 8).cast())] };
+    for (i, row) in acc.iter_mut().enumerate() {
+        // SAFETY: the A panel holds MR pairs at `a` (the caller).
+        let ai = _mm256_set1_epi32(unsafe { a.add(i).read_unaligned() });
+        // A pair sum is at most 2 · 255² in magnitude: no i32 overflow inside `vpmaddwd`.
+        row[0] = _mm256_add_epi32(row[0], _mm256_madd_epi16(ai, bv[0]));
+        row[1] = _mm256_add_epi32(row[1], _mm256_madd_epi16(ai, bv[1]));
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn madd_tile(kg: usize, a: *const i16, b: *const i16, io: &TileIo<i32>) {
+    let mut acc = [[_mm256_setzero_si256(); 2]; MR];
+    let (mut a, mut b) = (a.cast::<i32>(), b);
+    for _ in 0..kg / 2 {
+        // SAFETY: two k pairs of MR (A) and NR (B) pairs remain in the panels.
+        unsafe {
+            madd_step(&mut acc, a, b);
+            madd_step(&mut acc, a.add(MR), b.add(2 * NR));
+            a = a.add(2 * MR);
+            b = b.add(4 * NR);
+        }
+    }
+    if kg % 2 == 1 {
+        // SAFETY: one k pair remains.
+        unsafe { madd_step(&mut acc, a, b) };
     }
     // SAFETY: forwarded from the caller.
     unsafe { spill_and_store(&acc, io) }

@@ -1,0 +1,107 @@
+//! Int8 families run directly against the definition, so a family the ISA dispatch does not
+//! pick on the test machine (AVX2's `vpmaddwd` one on a CPU with VNNI) is still checked.
+
+use super::*;
+use crate::cpu::pack::StridedMat;
+
+/// Copies the raw sums out; optionally the in-register plan (no bias, no activation).
+struct RawEpi {
+    fast: bool,
+}
+
+impl TileEpi<i32, i32> for RawEpi {
+    fn reads_prev(&self) -> bool {
+        false
+    }
+    fn apply(&self, t: Tile, acc: &mut [i32], dst: &mut [i32], ld: usize) {
+        for (i, row) in acc.chunks_exact(t.cols).take(t.rows).enumerate() {
+            dst[i * ld..i * ld + t.cols].copy_from_slice(row);
+        }
+    }
+    fn fast(&self) -> Option<FastPlan<'_, i32>> {
+        self.fast.then_some(FastPlan {
+            alpha: 1.0,
+            bias: None,
+            axis: ChanAxis::Col,
+            row_base: 0,
+            act: FastAct::None,
+            out: OutKind::Acc,
+        })
+    }
+}
+
+/// Deterministic bytes over the whole range, extremes included.
+fn bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut s = seed;
+    (0..len)
+        .map(|i| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            match i % 7 {
+                0 => 255,
+                1 => 0,
+                2 => 128,
+                _ => (s >> 24) as u8,
+            }
+        })
+        .collect()
+}
+
+/// `A (m × k, row stride k + 3) · B (k × n)` with zero points on family `F`, against the
+/// definition in wrapping i32.
+fn check<F: Family<V = i32>, TA: Elem + bytemuck::Pod, TB: Elem + bytemuck::Pod>(
+    isa: Isa,
+    (m, n, k): (usize, usize, usize),
+    za: i32,
+    zb: i32,
+    fast: bool,
+) {
+    let lda = k + 3;
+    let a_raw = bytes(m * lda, 7);
+    let b_raw = bytes(k * n, 11);
+    let a: &[TA] = bytemuck::cast_slice(&a_raw);
+    let b: &[TB] = bytemuck::cast_slice(&b_raw);
+    let (am, bm) = (StridedMat { data: a, base: 0, rs: lda, cs: 1 }, StridedMat { data: b, base: 0, rs: n, cs: 1 });
+    let p = Product { isa, a: &am, b: &bm, m, n, k, za, zb };
+    let mut got = vec![i32::MIN; m * n];
+    run::<F, _, _, i32, _>(&p, &mut got, &RawEpi { fast }, [za, zb]);
+    for i in 0..m {
+        for j in 0..n {
+            let want = (0..k).fold(0i32, |s, q| {
+                let x = a[i * lda + q].to_i32() - za;
+                s.wrapping_add(x.wrapping_mul(b[q * n + j].to_i32() - zb))
+            });
+            assert_eq!(got[i * n + j], want, "{}: ({m}, {n}, {k}) at ({i}, {j})", std::any::type_name::<F>());
+        }
+    }
+}
+
+fn shapes() -> [(usize, usize, usize); 6] {
+    // Edges in every dimension, odd k (a half k pair), and k past one k block (1024).
+    [(1, 1, 1), (6, 16, 2), (7, 17, 5), (13, 40, 63), (65, 70, 129), (9, 33, 1500)]
+}
+
+#[test]
+fn scalar_int8_family_matches_the_definition() {
+    for shape in shapes() {
+        check::<scalar::ScalarI32, u8, i8>(Isa::Scalar, shape, 3, -5, false);
+        check::<scalar::ScalarI32, i8, i8>(Isa::Scalar, shape, -128, 127, true);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx2_madd_family_matches_the_definition() {
+    use crate::cpu::arch::x86_64::avx2::Madd16;
+    if !isa::features().supports(Isa::Avx2) {
+        eprintln!("skipped: this CPU has no AVX2");
+        return;
+    }
+    for shape in shapes() {
+        for fast in [false, true] {
+            check::<Madd16, u8, i8>(Isa::Avx2, shape, 0, 0, fast);
+            check::<Madd16, u8, i8>(Isa::Avx2, shape, 255, -128, fast);
+            check::<Madd16, i8, i8>(Isa::Avx2, shape, -128, 127, fast);
+            check::<Madd16, i8, u8>(Isa::Avx2, shape, 5, 200, fast);
+        }
+    }
+}

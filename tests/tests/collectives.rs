@@ -9,10 +9,17 @@ use accel::{DType, Device, Tensor};
 use half::{bf16, f16};
 use std::sync::Arc;
 
-/// Devices for `n` ranks: CPU and an emulated NPU alternating (mixed devices in one group).
+/// Devices for `n` ranks: CPU and an emulated NPU alternating (mixed devices in one group:
+/// reductions take the generic path through the device API).
 fn devices(n: usize) -> Vec<Device> {
     let npu = accel::emu::device("tpu-v1").expect("tpu-v1 preset");
     (0..n).map(|r| if r % 2 == 0 { accel::cpu() } else { npu.clone() }).collect()
+}
+
+/// `n` CPU ranks: every tensor in host memory, so reductions take the direct path (the
+/// leader reduces straight between the ranks' buffers).
+fn cpu_devices(n: usize) -> Vec<Device> {
+    (0..n).map(|_| accel::cpu()).collect()
 }
 
 /// Element `i` of rank `rank`'s input, as f64, order-independent for `op`.
@@ -176,7 +183,7 @@ where
 fn every_collective_op_dtype_and_rank_count_is_bit_exact() {
     let mut failures = Vec::new();
     let mut calls = 0;
-    for n in 1..=8 {
+    for (n, cpu_only) in (1..=8).flat_map(|n| [(n, false), (n, true)]) {
         for (a, algorithm) in
             [Algorithm::Auto, Algorithm::Ring, Algorithm::Tree, Algorithm::Direct].into_iter().enumerate()
         {
@@ -184,7 +191,7 @@ fn every_collective_op_dtype_and_rank_count_is_bit_exact() {
             if algorithm != Algorithm::Auto && n != 3 && n != 8 {
                 continue;
             }
-            let devs = devices(n);
+            let devs = if cpu_only { cpu_devices(n) } else { devices(n) };
             let options = LocalOptions { algorithm, block_bytes: 64, ..LocalOptions::default() };
             let comms = LocalGroup::with_options(&devs, options).expect("group");
             let cases = all_cases(n);
@@ -233,12 +240,12 @@ fn noisy(dtype: DType, rank: usize, len: usize) -> Vec<u8> {
     encode(dtype, &v)
 }
 
-fn all_reduce_bytes(n_data: usize, n: usize, dtype: DType, len: usize, options: LocalOptions) -> Vec<Vec<u8>> {
-    let devs = devices(n);
-    let comms = LocalGroup::with_options(&devs, options).expect("group");
+fn all_reduce_bytes(n_data: usize, devs: &[Device], dtype: DType, len: usize, options: LocalOptions) -> Vec<Vec<u8>> {
+    let n = devs.len();
+    let comms = LocalGroup::with_options(devs, options).expect("group");
     let zeros = vec![0u8; len * dtype.size()];
     let results = std::sync::Mutex::new(vec![Vec::new(); n]);
-    let errs = on_ranks(&comms, &devs, |comm, dev| {
+    let errs = on_ranks(&comms, devs, |comm, dev| {
         let r = comm.rank();
         let data = if r < n_data { noisy(dtype, r, len) } else { zeros.clone() };
         let run = || -> accel::Result<Vec<u8>> {
@@ -265,14 +272,22 @@ fn deterministic_mode_gives_the_same_bits_whatever_the_algorithm_size_and_rank_c
         let expected = sequential_fold(dtype, &(0..4).map(|r| noisy(dtype, r, len)).collect::<Vec<_>>());
         for algorithm in [Algorithm::Auto, Algorithm::Ring, Algorithm::Tree, Algorithm::Direct] {
             for block_bytes in [64, 4096, 1 << 20] {
-                // 4 ranks with data, then the same data on 8 ranks where 4 add zeros.
-                for n in [4, 8] {
+                // 4 ranks with data, then the same data on 8 ranks where 4 add zeros; mixed
+                // devices (generic path) and CPU only (direct path).
+                for (n, cpu_only) in [(4, false), (8, false), (2, true), (4, true), (8, true)] {
+                    let devs = if cpu_only { cpu_devices(n) } else { devices(n) };
+                    let n_data = if cpu_only && n == 2 { 2 } else { 4 };
+                    let expected = if n_data == 4 {
+                        expected.clone()
+                    } else {
+                        sequential_fold(dtype, &(0..2).map(|r| noisy(dtype, r, len)).collect::<Vec<_>>())
+                    };
                     let options =
                         LocalOptions { algorithm, block_bytes, deterministic: true, ..LocalOptions::default() };
-                    for (r, got) in all_reduce_bytes(4, n, dtype, len, options).iter().enumerate() {
+                    for (r, got) in all_reduce_bytes(n_data, &devs, dtype, len, options).iter().enumerate() {
                         assert!(
                             got == &expected,
-                            "{dtype} {algorithm} block {block_bytes} ranks {n}: rank {r} differs from the rank-order fold"
+                            "{dtype} {algorithm} block {block_bytes} ranks {n} cpu-only {cpu_only}: rank {r} differs from the rank-order fold"
                         );
                     }
                 }
@@ -286,10 +301,17 @@ fn default_mode_agrees_across_ranks_and_follows_the_algorithm_order() {
     let len = 999;
     let dtype = DType::F32;
     let per_rank: Vec<Vec<u8>> = (0..5).map(|r| noisy(dtype, r, len)).collect();
-    for algorithm in [Algorithm::Ring, Algorithm::Tree] {
+    for (algorithm, cpu_only) in
+        [(Algorithm::Ring, false), (Algorithm::Tree, false), (Algorithm::Ring, true), (Algorithm::Tree, true)]
+    {
         let options = LocalOptions { algorithm, ..LocalOptions::default() };
-        let got = all_reduce_bytes(5, 5, dtype, len, options);
+        let devs = if cpu_only { cpu_devices(5) } else { devices(5) };
+        let got = all_reduce_bytes(5, &devs, dtype, len, options.clone());
         assert!(got.iter().all(|g| g == &got[0]), "{algorithm}: ranks disagree");
+        // The direct path (CPU only) and the generic one (mixed devices) give the same bits.
+        let other_devs = if cpu_only { devices(5) } else { cpu_devices(5) };
+        let other = all_reduce_bytes(5, &other_devs, dtype, len, options.clone());
+        assert!(got[0] == other[0], "{algorithm}: direct and generic paths differ");
         if algorithm == Algorithm::Ring {
             // Chunk c (elements [c·len/5, (c+1)·len/5)) is summed starting at rank c.
             let c = 3;
@@ -467,4 +489,93 @@ fn bad_arguments_are_errors_naming_the_argument() {
     // Disjoint views of one buffer are fine out of place (checked on a 1-rank group).
     let solo = LocalGroup::new(&devs[..1]).unwrap();
     solo[0].all_reduce(&halves.0.slice(0, 0..3).unwrap(), &t.slice(0, 5..8).unwrap(), ReduceOp::Sum).unwrap();
+}
+
+/// The direct path on CPU tensors at a size that brings in helper threads (over 1 MiB per
+/// output), with tensors at an offset in their buffers, in place and out of place, and every
+/// reduce op: bit-identical to the generic path (mixed devices) and across ranks.
+#[test]
+fn large_cpu_reductions_match_the_generic_path_bit_for_bit() {
+    let len = (1 << 18) + 3;
+    for (algorithm, deterministic) in [(Algorithm::Auto, false), (Algorithm::Tree, false), (Algorithm::Ring, true)] {
+        for n in [2, 3] {
+            for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Avg] {
+                for in_place in [false, true] {
+                    let options = LocalOptions { algorithm, deterministic, ..LocalOptions::default() };
+                    let run = |devs: &[Device]| -> Vec<Vec<u8>> {
+                        let comms = LocalGroup::with_options(devs, options.clone()).expect("group");
+                        let out = std::sync::Mutex::new(vec![Vec::new(); n]);
+                        let errs = on_ranks(&comms, devs, |comm, dev| {
+                            let r = comm.rank();
+                            let go = || -> accel::Result<Vec<u8>> {
+                                // 5 leading elements: the tensors sit at an offset in their buffers.
+                                let data = noisy(DType::F32, r, len + 5);
+                                let input =
+                                    Tensor::from_bytes(dev, &[len + 5], DType::F32, &data)?.slice(0, 5..len + 5)?;
+                                let output = if in_place {
+                                    input.clone()
+                                } else {
+                                    Tensor::zeros(dev, &[len + 2], DType::F32)?.slice(0, 2..len + 2)?
+                                };
+                                let call = if in_place {
+                                    accel::comm::Call::in_place(Collective::AllReduce { op }, &output)
+                                } else {
+                                    accel::comm::Call::out_of_place(Collective::AllReduce { op }, &input, &output)
+                                };
+                                comm.run(call)?;
+                                output.to_bytes()
+                            };
+                            match go() {
+                                Ok(b) => {
+                                    out.lock().unwrap()[r] = b;
+                                    vec![]
+                                }
+                                Err(e) => vec![e.to_string()],
+                            }
+                        });
+                        assert!(errs.is_empty(), "{errs:?}");
+                        out.into_inner().unwrap()
+                    };
+                    let direct = run(&cpu_devices(n));
+                    let generic = run(&devices(n));
+                    let what = format!("{algorithm} deterministic {deterministic} n {n} {op} in-place {in_place}");
+                    assert!(direct.iter().all(|d| d == &direct[0]), "{what}: ranks disagree");
+                    assert!(direct[0] == generic[0], "{what}: direct and generic paths differ");
+                }
+            }
+        }
+    }
+}
+
+/// Tensors of different ranks in one buffer: a shared input is fine for the direct path;
+/// outputs that are views of one buffer send the call down the generic path (no deadlock,
+/// the right result).
+#[test]
+fn ranks_sharing_buffers_get_the_right_result() {
+    let n = 2;
+    let len = 1000;
+    let devs = cpu_devices(n);
+    let comms = LocalGroup::new(&devs).expect("group");
+    let dev = &devs[0];
+    let shared_in = Tensor::full(dev, &[len], DType::F32, 1.5).unwrap();
+    let both_out = Tensor::zeros(dev, &[2 * len], DType::F32).unwrap();
+    let errs = on_ranks(&comms, &devs, |comm, dev| {
+        let r = comm.rank();
+        let mut errs = vec![];
+        let own = Tensor::zeros(dev, &[len], DType::F32).unwrap();
+        if let Err(e) = comm.all_reduce(&shared_in, &own, ReduceOp::Sum) {
+            errs.push(format!("shared input: {e}"));
+        } else if own.to_vec::<f32>().unwrap() != vec![3.0; len] {
+            errs.push("shared input: wrong sum".into());
+        }
+        let input = Tensor::full(dev, &[len], DType::F32, r as f64 + 1.0).unwrap();
+        let out = both_out.slice(0, r * len..(r + 1) * len).unwrap();
+        if let Err(e) = comm.all_reduce(&input, &out, ReduceOp::Sum) {
+            errs.push(format!("outputs in one buffer: {e}"));
+        } else if out.to_vec::<f32>().unwrap() != vec![3.0; len] {
+            errs.push("outputs in one buffer: wrong sum".into());
+        }
+        errs
+    });
+    assert!(errs.is_empty(), "{errs:?}");
 }

@@ -1,8 +1,12 @@
 //! [`CpuBuffer`]: host memory with interior mutability, 8-byte aligned so kernels can view it
-//! as any element type without copying.
+//! as any element type without copying. It is registered as
+//! [`HostMemory`](accel_core::comm::host::HostMemory), so the in-process collectives reduce
+//! straight between CPU tensors.
 
+use accel_core::comm::host::{HostMemory, register_host_memory};
 use accel_core::{Error, Result};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A zero-initialised host allocation of `len` bytes.
 ///
@@ -27,6 +31,9 @@ impl CpuBuffer {
             device: device.into(),
         })?;
         words.resize(n, 0);
+        // Before the first buffer exists, so core finds every CPU buffer it is handed.
+        static REGISTER: Once = Once::new();
+        REGISTER.call_once(register_host_memory::<CpuBuffer>);
         Ok(CpuBuffer { words: RwLock::new(words), len })
     }
 
@@ -91,6 +98,47 @@ impl CpuBuffer {
     /// The bytes of a write-locked storage.
     pub(crate) fn bytes_mut<'g>(&self, words: &'g mut [u64]) -> &'g mut [u8] {
         &mut bytemuck::cast_slice_mut(words)[..self.len]
+    }
+}
+
+/// The bytes of a buffer under its read lock.
+struct HostRead<'a> {
+    words: RwLockReadGuard<'a, Vec<u64>>,
+    len: usize,
+}
+
+impl Deref for HostRead<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &bytemuck::cast_slice(&self.words)[..self.len]
+    }
+}
+
+/// The bytes of a buffer under its write lock.
+struct HostWrite<'a> {
+    words: RwLockWriteGuard<'a, Vec<u64>>,
+    len: usize,
+}
+
+impl Deref for HostWrite<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &bytemuck::cast_slice(&self.words)[..self.len]
+    }
+}
+
+impl DerefMut for HostWrite<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut bytemuck::cast_slice_mut(&mut self.words)[..self.len]
+    }
+}
+
+impl HostMemory for CpuBuffer {
+    fn host_bytes(&self) -> Box<dyn Deref<Target = [u8]> + '_> {
+        Box::new(HostRead { words: self.read(), len: self.len })
+    }
+    fn host_bytes_mut(&self) -> Box<dyn DerefMut<Target = [u8]> + '_> {
+        Box::new(HostWrite { words: self.write(), len: self.len })
     }
 }
 

@@ -2,11 +2,58 @@
 //! contiguous tensor, the backend buffer itself for zero-copy access where a transport knows
 //! the buffer type ([`with_buffer`]), and the float reduction rules of the contract, so every
 //! transport reduces with the same arithmetic.
+//!
+//! It is also where a backend whose buffers are plain host memory says so
+//! ([`HostMemory`], [`register_host_memory`]): the in-process transport then reduces straight
+//! from the ranks' buffers into theirs (one pass over the data, no staging through the
+//! generic `read`/`write` copies) whenever every tensor of a call lives in such memory.
 
 use super::call::ReduceOp;
 use super::math::{fmax, fmin};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+use std::any::{Any, TypeId};
+use std::ops::{Deref, DerefMut};
+use std::sync::RwLock;
+
+/// A backend buffer that is host memory behind a lock, so a transport may borrow its bytes
+/// for the length of a call instead of copying them in and out.
+///
+/// The guards hold the buffer's lock: while one lives, the backend's ops on the buffer wait
+/// (a write guard excludes every other access, as the backend's own write lock does). A
+/// transport holding several guards takes them in the buffers' address order, the order the
+/// CPU backend's ops lock their operands in, so it cannot deadlock with them.
+pub trait HostMemory: Any + Send + Sync {
+    /// The buffer's bytes, shared (other readers may hold guards at the same time).
+    fn host_bytes(&self) -> Box<dyn Deref<Target = [u8]> + '_>;
+    /// The buffer's bytes, exclusive.
+    fn host_bytes_mut(&self) -> Box<dyn DerefMut<Target = [u8]> + '_>;
+}
+
+type Cast = for<'a> fn(&'a (dyn Any + Send + Sync)) -> Option<&'a dyn HostMemory>;
+
+/// Buffer types registered with [`register_host_memory`].
+static HOST_TYPES: RwLock<Vec<(TypeId, Cast)>> = RwLock::new(Vec::new());
+
+fn cast<T: HostMemory>(buffer: &(dyn Any + Send + Sync)) -> Option<&dyn HostMemory> {
+    buffer.downcast_ref::<T>().map(|b| b as &dyn HostMemory)
+}
+
+/// Declares that buffers of type `T` (a backend's `Backend::Buffer`) are host memory the
+/// in-process transport may borrow. Idempotent; a backend calls it before handing out its
+/// first buffer (the CPU backend does so on its first allocation).
+pub fn register_host_memory<T: HostMemory>() {
+    let mut types = HOST_TYPES.write().unwrap_or_else(|e| e.into_inner());
+    if !types.iter().any(|(id, _)| *id == TypeId::of::<T>()) {
+        types.push((TypeId::of::<T>(), cast::<T>));
+    }
+}
+
+/// The host memory behind a backend buffer, if its type was registered.
+pub(crate) fn host_memory(buffer: &(dyn Any + Send + Sync)) -> Option<&dyn HostMemory> {
+    let types = HOST_TYPES.read().unwrap_or_else(|e| e.into_inner());
+    types.iter().find_map(|(_, cast)| cast(buffer))
+}
 
 fn range(op: &'static str, t: &Tensor, elem: usize, bytes: usize) -> Result<usize> {
     let es = t.dtype().size();

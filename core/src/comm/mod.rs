@@ -31,6 +31,7 @@
 //! ([`bus_factor`]).
 
 mod call;
+mod direct;
 pub mod host;
 mod local;
 mod math;

@@ -75,6 +75,7 @@ pub struct WgpuBackend {
     max_binding: u64,
     max_groups: u32,
     tiled_matmul: AtomicBool,
+    fast_conv: AtomicBool,
     gpu_timing: AtomicBool,
 }
 
@@ -168,6 +169,7 @@ impl WgpuBackend {
             max_binding,
             max_groups: limits.max_compute_workgroups_per_dimension.max(1),
             tiled_matmul: AtomicBool::new(true),
+            fast_conv: AtomicBool::new(true),
             gpu_timing: AtomicBool::new(std::env::var(TIMESTAMPS_ENV).is_ok_and(|v| v == "1")),
         })
     }
@@ -189,6 +191,13 @@ impl WgpuBackend {
     /// benchmarks and tests; results agree within the contract's tolerance either way.
     pub fn set_tiled_matmul(&self, on: bool) {
         self.tiled_matmul.store(on, Ordering::Relaxed);
+    }
+
+    /// Chooses the kernels of forward float convolutions: the implicit-GEMM and depthwise
+    /// kernels (the default, where the shape allows) or, with `false`, the generic
+    /// one-invocation-per-output kernel. For A/B benchmarks and tests.
+    pub fn set_fast_conv(&self, on: bool) {
+        self.fast_conv.store(on, Ordering::Relaxed);
     }
 
     /// True when the adapter offers timestamp queries (wgpu's `TIMESTAMP_QUERY`), so ops can
@@ -465,7 +474,11 @@ impl Backend for WgpuBackend {
             Op::Softmax(_) => operands.output.view.shape().last().copied().unwrap_or(0),
             _ => 0,
         };
-        let low = Lowering { tiled_matmul: self.tiled_matmul.load(Ordering::Relaxed), max_groups: self.max_groups };
+        let low = Lowering {
+            tiled_matmul: self.tiled_matmul.load(Ordering::Relaxed),
+            fast_conv: self.fast_conv.load(Ordering::Relaxed),
+            max_groups: self.max_groups,
+        };
         let kernel = lower(op, out_numel, inner, low).ok_or_else(|| Error::Unsupported {
             op: op.kind().name(),
             dtype: op.dtype(),

@@ -20,14 +20,21 @@
 //! - Float matmul (f32, and f16/bf16 computed in f32) runs a tiled kernel: 64x64 output tiles
 //!   per workgroup staged through workgroup memory, 4x4 outputs per invocation, the fused
 //!   epilogue on store (k up to `accel_kernels::wgsl::TILED_MAX_K`;
-//!   [`WgpuBackend::set_tiled_matmul`] switches it off for A/B runs). The other kernels are
-//!   generic (one invocation per output element): correct on any view, not yet tuned.
+//!   [`WgpuBackend::set_tiled_matmul`] switches it off for A/B runs).
+//! - Forward float convolution runs as an implicit GEMM (the tiled matmul's scheme, the input
+//!   gathered straight into workgroup memory, no im2col buffer) or, for depthwise layers, a
+//!   kernel staging each output tile's input region in workgroup memory; transposed and int8
+//!   convolutions, and shapes the fast kernels cannot take, run the generic kernel (see
+//!   `conv.rs`; [`WgpuBackend::set_fast_conv`] switches the fast paths off for A/B runs).
+//!   The other kernels are generic (one invocation per output element): correct on any view,
+//!   not yet tuned.
 
 #![forbid(unsafe_code)]
 
 pub mod adapter;
 mod backend;
 mod buffer;
+mod conv;
 mod ops;
 mod prelude;
 

@@ -3,7 +3,7 @@
 //! through unchanged (core's canonical forms, see `accel_core::op`).
 
 use crate::prelude::{f32_lit, prelude};
-use accel_core::op::{Activation, BinaryOp, ConvDesc, EpilogueDesc, MatmulDesc, ReduceOp, UnaryOp};
+use accel_core::op::{Activation, BinaryOp, EpilogueDesc, MatmulDesc, ReduceOp, UnaryOp};
 use accel_core::{DType, Op};
 use accel_kernels::wgsl;
 use std::fmt::Write;
@@ -24,6 +24,9 @@ pub(crate) struct Kernel {
 pub(crate) struct Lowering {
     /// Float matmuls use the tiled kernel where it applies (off: always the generic one).
     pub(crate) tiled_matmul: bool,
+    /// Forward float convolutions use the implicit-GEMM or depthwise kernel where one applies
+    /// (off: always the generic one).
+    pub(crate) fast_conv: bool,
     /// The adapter's workgroups per grid dimension.
     pub(crate) max_groups: u32,
 }
@@ -72,7 +75,7 @@ fn binary_expr(op: BinaryOp, int: bool) -> &'static str {
     }
 }
 
-fn assemble(head: &str, bodies: &[&str]) -> String {
+pub(crate) fn assemble(head: &str, bodies: &[&str]) -> String {
     let mut s = String::with_capacity(8192);
     s.push_str(head);
     s.push_str(wgsl::COMMON);
@@ -90,7 +93,7 @@ fn elementwise(head: String, apply: String, n: usize) -> Kernel {
 }
 
 /// The epilogue's constants and bias/residual accessors; `first` is the first epilogue slot.
-fn epilogue_head(e: &EpilogueDesc, acc: DType, int: bool, transposed: bool) -> (String, Vec<u32>, [u32; 4]) {
+pub(crate) fn epilogue_head(e: &EpilogueDesc, acc: DType, int: bool, transposed: bool) -> (String, Vec<u32>, [u32; 4]) {
     let mut s = String::new();
     let (bias_slot, res_slot) = (2, if e.bias { 3 } else { 2 });
     let _ = writeln!(s, "const INT_MATH: bool = {int};\nconst TRANSPOSED: bool = {transposed};");
@@ -156,31 +159,6 @@ fn matmul(d: &MatmulDesc, low: Lowering) -> Kernel {
     let groups = tiled_grid(d, low);
     let body = if groups.is_some() { wgsl::MATMUL_TILED } else { wgsl::MATMUL };
     Kernel { source: assemble(&head, &[wgsl::EPILOGUE, body]), header, extra, invocations: n, groups }
-}
-
-fn conv(d: &ConvDesc, transposed: bool) -> Kernel {
-    let int = d.dtype.is_int8();
-    let mut dtypes = vec![d.dtype, d.w_dtype];
-    let acc = if int { DType::I32 } else { d.dtype };
-    dtypes.extend(std::iter::repeat_n(acc, d.epilogue.bias as usize + d.epilogue.residual as usize));
-    let (epi, scales, e) = epilogue_head(&d.epilogue, acc, int, transposed);
-    let head = prelude(&dtypes, d.out_dtype) + &epi;
-    let n = d.batch * d.out_channels * d.output[0] * d.output[1];
-    let mut header = [0; wgsl::HEADER_WORDS];
-    header[0] = n as u32;
-    header[2] = 1f32.to_bits();
-    header[4] = d.zero_points.0 as u32;
-    header[5] = d.zero_points.1 as u32;
-    header[6..10].copy_from_slice(&e);
-    header[10] = d.groups as u32;
-    header[11] = d.stride[0] as u32;
-    header[12] = d.stride[1] as u32;
-    header[13] = d.dilation[0] as u32;
-    header[14] = d.dilation[1] as u32;
-    header[15] = d.padding[0][0] as u32;
-    let mut extra = vec![d.padding[1][0] as u32];
-    extra.extend(scales);
-    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, wgsl::CONV]), header, extra, invocations: n, groups: None }
 }
 
 /// The kernel for `op`; `out_numel` is the output's element count and `inner` the length of
@@ -260,8 +238,8 @@ pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize, low: Lowering) -> O
             }
         }
         Op::Matmul(d) => matmul(d, low),
-        Op::Conv(d) => conv(d, false),
-        Op::ConvTranspose(d) => conv(d, true),
+        Op::Conv(d) => crate::conv::conv(d, false, low),
+        Op::ConvTranspose(d) => crate::conv::conv(d, true, low),
         _ => return None,
     })
 }

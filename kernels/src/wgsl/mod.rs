@@ -6,7 +6,9 @@
 //! the output, all raw `u32` words holding the host byte image of the tensor. A kernel is the
 //! host-generated prelude (dtype loads/stores, op constants) + [`COMMON`] (+ [`EPILOGUE`]) +
 //! its body; workgroups are 64 invocations folded over x and y, except the tiled matmul
-//! ([`MATMUL_TILED`]), whose 16x16 workgroups each own a 64x64 output tile.
+//! ([`MATMUL_TILED`]) and the implicit-GEMM convolution ([`CONV_GEMM`]), whose 16x16
+//! workgroups each own a 64x64 output tile, and the depthwise convolution
+//! ([`CONV_DEPTHWISE`]), whose 8x8 workgroups each own one tile of one output plane.
 
 /// Bindings, view offsets, dtype conversions, NaN-aware max/min, erf/gelu/tanh/pow helpers.
 pub const COMMON: &str = include_str!("common.wgsl");
@@ -28,8 +30,19 @@ pub const MATMUL_TILED: &str = include_str!("matmul_tiled.wgsl");
 pub const TILED_MAX_K: usize = 32768;
 /// Output rows and columns of one tiled-matmul workgroup.
 pub const TILED_TILE: usize = 64;
-/// Direct convolution, forward and transposed.
+/// Direct convolution, forward and transposed (the generic kernel: one invocation per output).
 pub const CONV: &str = include_str!("conv.wgsl");
+/// Forward float convolution as an implicit GEMM (tiles as in [`MATMUL_TILED`], the input
+/// gathered into workgroup memory without an im2col buffer), dispatched over
+/// (ceil(N*oH*oW / 64), ceil((O/g) / 64), groups); K = (C/g)*kH*kW up to [`TILED_MAX_K`].
+pub const CONV_GEMM: &str = include_str!("conv_gemm.wgsl");
+/// Depthwise forward float convolution: 8x8 workgroups over (tile, channel, image), each
+/// tile's input region staged in workgroup memory (at most [`DEPTHWISE_REGION`] elements);
+/// the prelude defines `PY`/`PX`, the outputs per invocation along y and x (1 or 2).
+pub const CONV_DEPTHWISE: &str = include_str!("conv_depthwise.wgsl");
+/// Input elements (f32) one depthwise workgroup can stage: 16 KiB, WebGPU's minimum
+/// `max_compute_workgroup_storage_size`.
+pub const DEPTHWISE_REGION: usize = 4096;
 /// Largest view rank the kernels take.
 pub const MAX_RANK: usize = 8;
 /// Words in the parameter header.

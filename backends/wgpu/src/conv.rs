@@ -1,0 +1,172 @@
+//! Lowering of convolutions to one of three kernels:
+//! - **depthwise** (`conv_depthwise.wgsl`): forward float math with groups = C = O, when the
+//!   input region under one output tile fits the kernel's workgroup memory;
+//! - **implicit GEMM** (`conv_gemm.wgsl`): every other forward float convolution whose
+//!   reduction length K = (C/g)·kH·kW is at most `TILED_MAX_K` and whose grid fits;
+//! - **generic** (`conv.wgsl`, one invocation per output): transposed convolutions, the int8
+//!   path, and whatever the two fast kernels cannot take (or every case, with the fast paths
+//!   switched off by [`crate::WgpuBackend::set_fast_conv`]).
+//!
+//! All three read core's canonical NCHW views through their strides, so NHWC data (a permuted
+//! view) needs no copy, and all three apply the fused epilogue on store.
+
+use crate::ops::{Kernel, Lowering, assemble, epilogue_head};
+use crate::prelude::prelude;
+use accel_core::DType;
+use accel_core::op::ConvDesc;
+use accel_kernels::wgsl;
+
+/// Which kernel a convolution runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConvPath {
+    /// One invocation per output element.
+    Generic,
+    /// Implicit GEMM, grid (pixel tiles, channel tiles, groups).
+    Gemm([u32; 3]),
+    /// Depthwise with `py` x `px` outputs per invocation, grid (tiles, channels, images).
+    Depthwise { py: usize, px: usize, grid: [u32; 3] },
+}
+
+/// Input rows (or columns) under `tile` outputs with the given stride, kernel and dilation.
+fn span(tile: usize, stride: usize, kernel: usize, dilation: usize) -> Option<usize> {
+    (tile - 1).checked_mul(stride)?.checked_add(kernel.checked_sub(1)?.checked_mul(dilation)?)?.checked_add(1)
+}
+
+fn fits(grid: [usize; 3], low: Lowering) -> Option<[u32; 3]> {
+    if grid.iter().any(|&g| g == 0 || g > low.max_groups as usize) {
+        return None;
+    }
+    Some(grid.map(|g| g as u32))
+}
+
+/// The kernel `d` runs on under `low`.
+pub(crate) fn path(d: &ConvDesc, transposed: bool, low: Lowering) -> ConvPath {
+    if !low.fast_conv || transposed || d.is_int8() || !d.dtype.is_float() || d.groups == 0 {
+        return ConvPath::Generic;
+    }
+    let [oh, ow] = d.output;
+    let [kh, kw] = d.kernel;
+    let pixels = d.batch.saturating_mul(oh).saturating_mul(ow);
+    if pixels == 0 || d.out_channels == 0 || kh == 0 || kw == 0 {
+        return ConvPath::Generic;
+    }
+    if d.is_depthwise() {
+        // Two outputs per invocation along an axis wider than one 8-wide tile, else one; a
+        // region too large for workgroup memory tries one output per invocation, then gives up.
+        let want = |o: usize| if o > 8 { 2 } else { 1 };
+        for (py, px) in [(want(oh), want(ow)), (1, 1)] {
+            let rh = span(8 * py, d.stride[0], kh, d.dilation[0]);
+            let rw = span(8 * px, d.stride[1], kw, d.dilation[1]);
+            let Some(region) = rh.zip(rw).and_then(|(a, b)| a.checked_mul(b)) else { continue };
+            if region > wgsl::DEPTHWISE_REGION {
+                continue;
+            }
+            let tiles = oh.div_ceil(8 * py) * ow.div_ceil(8 * px);
+            if let Some(grid) = fits([tiles, d.out_channels, d.batch], low) {
+                return ConvPath::Depthwise { py, px, grid };
+            }
+        }
+    }
+    let k = d.in_per_group().saturating_mul(kh).saturating_mul(kw);
+    if k == 0 || k > wgsl::TILED_MAX_K {
+        return ConvPath::Generic;
+    }
+    let grid = [pixels.div_ceil(wgsl::TILED_TILE), d.out_per_group().div_ceil(wgsl::TILED_TILE), d.groups];
+    fits(grid, low).map_or(ConvPath::Generic, ConvPath::Gemm)
+}
+
+/// The launch for convolution `d` (forward, or `transposed`).
+pub(crate) fn conv(d: &ConvDesc, transposed: bool, low: Lowering) -> Kernel {
+    let int = d.dtype.is_int8();
+    let mut dtypes = vec![d.dtype, d.w_dtype];
+    let acc = if int { DType::I32 } else { d.dtype };
+    dtypes.extend(std::iter::repeat_n(acc, d.epilogue.bias as usize + d.epilogue.residual as usize));
+    let (mut epi, scales, e) = epilogue_head(&d.epilogue, acc, int, transposed);
+    let n = d.batch * d.out_channels * d.output[0] * d.output[1];
+    let mut header = [0; wgsl::HEADER_WORDS];
+    header[0] = n as u32;
+    header[2] = 1f32.to_bits();
+    header[4] = d.zero_points.0 as u32;
+    header[5] = d.zero_points.1 as u32;
+    header[6..10].copy_from_slice(&e);
+    header[10] = d.groups as u32;
+    header[11] = d.stride[0] as u32;
+    header[12] = d.stride[1] as u32;
+    header[13] = d.dilation[0] as u32;
+    header[14] = d.dilation[1] as u32;
+    header[15] = d.padding[0][0] as u32;
+    let mut extra = vec![d.padding[1][0] as u32];
+    extra.extend(scales);
+    let (body, groups) = match path(d, transposed, low) {
+        ConvPath::Generic => (wgsl::CONV, None),
+        ConvPath::Gemm(grid) => {
+            header[1] = (d.in_per_group() * d.kernel[0] * d.kernel[1]) as u32;
+            (wgsl::CONV_GEMM, Some(grid))
+        }
+        ConvPath::Depthwise { py, px, grid } => {
+            epi.push_str(&format!("const PY: u32 = {py}u;\nconst PX: u32 = {px}u;\n"));
+            (wgsl::CONV_DEPTHWISE, Some(grid))
+        }
+    };
+    let head = prelude(&dtypes, d.out_dtype) + &epi;
+    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, body]), header, extra, invocations: n, groups }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accel_core::op::{DataLayout, EpilogueDesc};
+
+    fn desc(c: usize, o: usize, groups: usize, hw: usize, k: usize, stride: usize, dil: usize) -> ConvDesc {
+        let out = (hw + 2 - dil * (k - 1) - 1) / stride + 1;
+        ConvDesc {
+            spatial_rank: 2,
+            layout: DataLayout::Nchw,
+            batch: 1,
+            in_channels: c,
+            out_channels: o,
+            groups,
+            input: [hw, hw],
+            kernel: [k, k],
+            output: [out, out],
+            stride: [stride; 2],
+            dilation: [dil; 2],
+            padding: [[1, 1], [1, 1]],
+            output_padding: [0, 0],
+            dtype: DType::F32,
+            w_dtype: DType::F32,
+            out_dtype: DType::F32,
+            zero_points: (0, 0),
+            epilogue: EpilogueDesc::default(),
+        }
+    }
+
+    const LOW: Lowering = Lowering { tiled_matmul: true, fast_conv: true, max_groups: 65535 };
+
+    #[test]
+    fn paths_follow_the_shape() {
+        assert_eq!(path(&desc(64, 64, 1, 56, 3, 1, 1), false, LOW), ConvPath::Gemm([49, 1, 1]));
+        assert_eq!(path(&desc(8, 8, 2, 9, 3, 1, 1), false, LOW), ConvPath::Gemm([2, 1, 2]));
+        // Depthwise: 56x56 output, two outputs per invocation each way, 4x4 tiles.
+        assert_eq!(
+            path(&desc(32, 32, 32, 56, 3, 1, 1), false, LOW),
+            ConvPath::Depthwise { py: 2, px: 2, grid: [16, 32, 1] }
+        );
+        // 7x7 output: one output per invocation.
+        assert_eq!(
+            path(&desc(960, 960, 960, 7, 3, 1, 1), false, LOW),
+            ConvPath::Depthwise { py: 1, px: 1, grid: [1, 960, 1] }
+        );
+        // A dilation whose region cannot fit workgroup memory: the GEMM kernel (K = 9).
+        assert!(matches!(path(&desc(4, 4, 4, 400, 3, 1, 60), false, LOW), ConvPath::Gemm(_)));
+        // Transposed, int8, switched off, or a grid past the limit: generic.
+        assert_eq!(path(&desc(64, 64, 1, 56, 3, 1, 1), true, LOW), ConvPath::Generic);
+        let mut int8 = desc(64, 64, 1, 56, 3, 1, 1);
+        (int8.dtype, int8.w_dtype, int8.out_dtype) = (DType::I8, DType::I8, DType::I32);
+        assert_eq!(path(&int8, false, LOW), ConvPath::Generic);
+        let off = Lowering { fast_conv: false, ..LOW };
+        assert_eq!(path(&desc(64, 64, 1, 56, 3, 1, 1), false, off), ConvPath::Generic);
+        let small = Lowering { max_groups: 16, ..LOW };
+        assert_eq!(path(&desc(64, 64, 1, 56, 3, 1, 1), false, small), ConvPath::Generic);
+    }
+}

@@ -35,9 +35,11 @@ const MAX_BLOCK: usize = 64 << 10;
 /// and come here up to `MAX_BLOCK` (56×56 stride 2: 1.3× faster).
 const MAX_UNIT_STRIDE_PLANE: usize = 20 * 20;
 
-/// Largest output plane this kernel takes on without AVX-512, where its transposes run
-/// scalar: measured on Zen 3 (AVX2, one thread, 3×3 f32), 7×7 1.7–3× faster here, 14×14 and
-/// 56×56 stride 2 1.3–2.5× slower.
+/// Largest output plane this kernel takes on without AVX-512 or AVX2, where its transposes
+/// run scalar: measured on Zen 3 (one thread, 3×3 f32, scalar transposes forced), 7×7
+/// 1.7–3× faster here, 14×14 and 56×56 stride 2 1.3–2.5× slower. With AVX2's 8×8
+/// transposes it takes the planes AVX-512 does (Zen 3, input planes: 28×28 stride 2 3.3 → 6.3 GFLOP/s,
+/// 14×14 stride 2 2.8 → 4.9, 7×7 5.2 → 7.6).
 const MAX_PLANE_SCALAR_TRANSPOSE: usize = 10 * 10;
 
 /// The geometry the pixel loop needs.
@@ -139,7 +141,7 @@ where
     for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
 {
     let ([h, wi], [kh, kw], [oh, ow]) = (d.input, d.kernel, d.output);
-    if isa != Isa::Avx512 && oh * ow > MAX_PLANE_SCALAR_TRANSPOSE {
+    if !matches!(isa, Isa::Avx512 | Isa::Avx2) && oh * ow > MAX_PLANE_SCALAR_TRANSPOSE {
         return false;
     }
     let ([sh, sw], [dh, dw]) = (d.stride, d.dilation);

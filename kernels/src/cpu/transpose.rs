@@ -4,8 +4,8 @@
 use super::isa::Isa;
 use super::kernel::Acc;
 
-/// `dst[c·rd + r] = src[r·rs + c]` for every `r < rows`, `c < cols`: 16×16 blocks in AVX-512
-/// registers when `isa` has it, the rest element by element.
+/// `dst[c·rd + r] = src[r·rs + c]` for every `r < rows`, `c < cols`: square blocks in
+/// registers (16×16 with AVX-512, 8×8 with AVX2), the rest element by element.
 pub(crate) fn transpose<V: Acc>(isa: Isa, src: &[V], rs: usize, dst: &mut [V], rd: usize, rows: usize, cols: usize) {
     if rows == 0 || cols == 0 {
         return;
@@ -14,32 +14,29 @@ pub(crate) fn transpose<V: Acc>(isa: Isa, src: &[V], rs: usize, dst: &mut [V], r
         (rows - 1) * rs + cols <= src.len() && (cols - 1) * rd + rows <= dst.len(),
         "transpose: a {rows}×{cols} matrix does not fit its operands"
     );
-    let (mut r16, mut c16) = (0, 0);
+    let (mut rb, mut cb) = (0, 0);
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx512 && size_of::<V>() == 4 {
-        (r16, c16) = (rows / 16 * 16, cols / 16 * 16);
-        for r in (0..r16).step_by(16) {
-            for c in (0..c16).step_by(16) {
-                // SAFETY: the CPU has AVX-512F (`isa`); `V` is a 32-bit accumulator (f32 or
-                // i32) whose bits are moved, never read as f32 arithmetic; rows r..r+16 and
-                // columns c..c+16 lie inside both operands (the check above, r + 16 ≤ rows,
-                // c + 16 ≤ cols), and `src` and `dst` are distinct borrows.
-                unsafe {
-                    super::arch::x86_64::transpose::transpose16(
-                        src.as_ptr().add(r * rs + c).cast(),
-                        rs,
-                        dst.as_mut_ptr().add(c * rd + r).cast(),
-                        rd,
-                    )
-                }
+    if size_of::<V>() == 4 && matches!(isa, Isa::Avx512 | Isa::Avx2) {
+        use super::arch::x86_64::transpose::{transpose8, transpose16};
+        let block = if isa == Isa::Avx512 { 16 } else { 8 };
+        (rb, cb) = (rows / block * block, cols / block * block);
+        for r in (0..rb).step_by(block) {
+            for c in (0..cb).step_by(block) {
+                let (s, d) = (src[r * rs + c..].as_ptr().cast(), dst[c * rd + r..].as_mut_ptr().cast());
+                // SAFETY: the CPU has `isa` (AVX-512F, or AVX2 which implies AVX); `V` is a
+                // 32-bit accumulator (f32 or i32) whose bits are moved, never read as f32
+                // arithmetic; rows r..r+block and columns c..c+block lie inside both operands
+                // (the check above, r + block ≤ rows, c + block ≤ cols), and `src` and `dst`
+                // are distinct borrows.
+                unsafe { if block == 16 { transpose16(s, rs, d, rd) } else { transpose8(s, rs, d, rd) } }
             }
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = isa;
-    // What the blocks left: columns c16.. of rows ..r16, and every column of rows r16..
+    // What the blocks left: columns cb.. of rows ..rb, and every column of rows rb..
     for r in 0..rows {
-        for c in if r < r16 { c16 } else { 0 }..cols {
+        for c in if r < rb { cb } else { 0 }..cols {
             dst[c * rd + r] = src[r * rs + c];
         }
     }
@@ -53,7 +50,7 @@ mod tests {
     fn every_isa_transposes_like_the_definition() {
         let features = crate::cpu::isa::features();
         for isa in crate::cpu::isa::Isa::ALL.into_iter().filter(|&i| features.supports(i)) {
-            for (rows, cols) in [(1, 1), (16, 16), (16, 49), (49, 16), (35, 70), (7, 3)] {
+            for (rows, cols) in [(1, 1), (8, 8), (16, 16), (16, 49), (49, 16), (35, 70), (7, 3), (9, 17)] {
                 let (rs, rd) = (cols + 3, rows + 5);
                 let src: Vec<i32> = (0..rows * rs).map(|i| i as i32 * 7 - 3).collect();
                 let mut dst = vec![-1i32; cols * rd];

@@ -5,30 +5,10 @@
 use accel_core::op::{Activation, DataLayout, Epilogue};
 use accel_core::ops::Conv2dOptions;
 use accel_core::{Device, Tensor, ops};
-use accel_wgpu::WgpuBackend;
+mod common;
+
+use common::{backend, values};
 use half::f16;
-
-fn backend() -> Option<WgpuBackend> {
-    let (mut backends, notes) = accel_wgpu::open_all();
-    if backends.is_empty() {
-        let msg = format!("no wgpu adapter found ({notes:?}); install mesa-vulkan-drivers for lavapipe");
-        assert!(std::env::var("ACCEL_REQUIRE_GPU").map_or(true, |v| v != "1"), "ACCEL_REQUIRE_GPU=1 but {msg}");
-        eprintln!("accel-wgpu conv tests: skipping: {msg}");
-        return None;
-    }
-    Some(backends.remove(0))
-}
-
-/// Deterministic values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
 
 /// One convolution: input shape in its layout, weight `[O, C/g, kH, kW]`, options.
 #[derive(Clone, Copy)]
@@ -158,7 +138,9 @@ fn check(label: &str, name: &str, got: &[f32], want: &[f32], tol: f32) {
 
 #[test]
 fn fast_conv_matches_generic_and_cpu() {
-    let (Some(fast), Some(generic)) = (backend(), backend()) else { return };
+    let (Some(fast), Some(generic)) = (backend("accel-wgpu conv tests"), backend("accel-wgpu conv tests")) else {
+        return;
+    };
     generic.set_fast_conv(false);
     let (fast, generic) = (Device::new(fast), Device::new(generic));
     let cpu = Device::new(accel_cpu::CpuBackend::new());
@@ -174,7 +156,9 @@ fn fast_conv_matches_generic_and_cpu() {
 fn fast_conv_on_f16_storage_matches_generic() {
     // f16 stored, computed in f32, rounded once on store: the fast and generic kernels agree
     // exactly but for FMA contraction, which one f16 rounding almost always hides.
-    let (Some(fast), Some(generic)) = (backend(), backend()) else { return };
+    let (Some(fast), Some(generic)) = (backend("accel-wgpu conv tests"), backend("accel-wgpu conv tests")) else {
+        return;
+    };
     generic.set_fast_conv(false);
     let (fast, generic) = (Device::new(fast), Device::new(generic));
     for c in [&CASES[0], &CASES[4], &CASES[7], &CASES[8]] {

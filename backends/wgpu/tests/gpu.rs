@@ -5,22 +5,13 @@
 use accel_core::op::{Activation, Epilogue, ReduceOp};
 use accel_core::ops::MatmulOptions;
 use accel_core::{DType, Device, Error, Tensor, ops};
-use accel_wgpu::WgpuBackend;
+mod common;
 
-fn backend() -> Option<WgpuBackend> {
-    let (mut backends, notes) = accel_wgpu::open_all();
-    if backends.is_empty() {
-        let msg = format!("no wgpu adapter found ({notes:?}); install mesa-vulkan-drivers for lavapipe");
-        assert!(std::env::var("ACCEL_REQUIRE_GPU").map_or(true, |v| v != "1"), "ACCEL_REQUIRE_GPU=1 but {msg}");
-        eprintln!("accel-wgpu tests: skipping: {msg}");
-        return None;
-    }
-    Some(backends.remove(0))
-}
+use common::{backend, values};
 
 #[test]
 fn long_reduction_and_unaligned_writes_read_back() {
-    let Some(b) = backend() else { return };
+    let Some(b) = backend("accel-wgpu tests") else { return };
     let dev = Device::new(b);
     let n = 1 << 20;
     let ones = vec![1u8; n];
@@ -36,7 +27,7 @@ fn long_reduction_and_unaligned_writes_read_back() {
 
 #[test]
 fn over_large_tensor_is_a_clear_error() {
-    let Some(b) = backend() else { return };
+    let Some(b) = backend("accel-wgpu tests") else { return };
     let limit = b.max_binding_bytes();
     let dev = Device::new(b);
     let elems = (limit / 4 + 1) as usize;
@@ -50,7 +41,7 @@ fn over_large_tensor_is_a_clear_error() {
 
 #[test]
 fn lost_device_is_an_error() {
-    let Some(b) = backend() else { return };
+    let Some(b) = backend("accel-wgpu tests") else { return };
     let faults = b.fault_injector();
     let dev = Device::new(b);
     let x = Tensor::from_slice(&dev, &[4], &[1.0f32, 2.0, 3.0, 4.0]).unwrap();
@@ -60,23 +51,12 @@ fn lost_device_is_an_error() {
     assert!(matches!(x.to_vec::<f32>(), Err(Error::DeviceLost { .. })));
 }
 
-/// Deterministic values in [-1, 1) (a small LCG; no dev-dependency needed).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
 #[test]
 fn tiled_matmul_matches_the_generic_kernel() {
     // Edge tiles in every dimension, a batch, a transposed b, alpha and a bias + GELU epilogue:
     // the tiled kernel sums in the same order as the generic one, so they agree to rounding of
     // the epilogue only.
-    let (Some(tiled), Some(generic)) = (backend(), backend()) else { return };
+    let (Some(tiled), Some(generic)) = (backend("accel-wgpu tests"), backend("accel-wgpu tests")) else { return };
     generic.set_tiled_matmul(false);
     let (batch, m, k, n) = (2, 67, 45, 130);
     let a_data = values(batch * m * k, 1);
@@ -122,7 +102,7 @@ fn f16_without_shader_f16_is_stored_f16_computed_f32() {
     // The contract (Capabilities::full_contract): f16 is emulated on every adapter, stored as
     // f16 and computed in f32 with one rounding on store. 2048 + 1 + 1 shows which: summed in
     // f16 each +1 rounds away (the f16 spacing at 2048 is 2), giving 2048; in f32, 2050.
-    let Some(b) = backend() else { return };
+    let Some(b) = backend("accel-wgpu tests") else { return };
     let dev = Device::new(b);
     assert_eq!(dev.supports(accel_core::OpKind::Matmul, DType::F16), accel_core::Support::Emulated);
     let h = |v: f32| half::f16::from_f32(v);
@@ -139,7 +119,7 @@ fn unsupported_dtype_is_a_clear_error() {
     // the contract for the op (an i32 matmul: integer matmul is the int8 path) is what the
     // capability table marks unsupported, and the call is refused by name, argument and dtype
     // before it reaches the device.
-    let Some(b) = backend() else { return };
+    let Some(b) = backend("accel-wgpu tests") else { return };
     let dev = Device::new(b);
     assert_eq!(dev.supports(accel_core::OpKind::Matmul, DType::I32), accel_core::Support::Unsupported);
     let a = Tensor::from_slice(&dev, &[2, 2], &[1i32, 2, 3, 4]).unwrap();
@@ -154,7 +134,7 @@ fn unsupported_dtype_is_a_clear_error() {
 fn destroyed_device_is_an_error_not_a_panic() {
     // A real loss: wgpu's Device::destroy, as a driver reset would leave it. Every later call
     // must return an error (DeviceLost once wgpu reports the loss, a backend error before).
-    let Some(b) = backend() else { return };
+    let Some(b) = backend("accel-wgpu tests") else { return };
     let faults = b.fault_injector();
     let dev = Device::new(b);
     let x = Tensor::from_slice(&dev, &[4], &[1.0f32, 2.0, 3.0, 4.0]).unwrap();
@@ -170,7 +150,7 @@ fn destroyed_device_is_an_error_not_a_panic() {
 
 #[test]
 fn gpu_time_fills_op_records_where_timestamps_exist() {
-    let Some(b) = backend() else { return };
+    let Some(b) = backend("accel-wgpu tests") else { return };
     let has = b.has_timestamps();
     b.set_gpu_timing(true);
     let dev = Device::new(b);
@@ -193,7 +173,7 @@ fn gpu_time_fills_op_records_where_timestamps_exist() {
 #[test]
 fn dispatch_past_the_per_dimension_limit_folds_into_a_second_dimension() {
     // 64-invocation workgroups: one more workgroup than the limit allows in x needs y = 2.
-    let Some(b) = backend() else { return };
+    let Some(b) = backend("accel-wgpu tests") else { return };
     let groups = b.max_workgroups_per_dimension() as usize;
     let n = groups * 64 + 100;
     if n > 1 << 26 {
@@ -214,7 +194,7 @@ fn dispatch_past_the_per_dimension_limit_folds_into_a_second_dimension() {
 fn tiled_matmul_with_a_batch_past_the_grid_limit_falls_back() {
     // The tiled kernel's grid is (n/64, m/64, batch): a batch one past the per-dimension limit
     // cannot be dispatched that way, so the generic kernel (whose grid folds) takes it.
-    let Some(b) = backend() else { return };
+    let Some(b) = backend("accel-wgpu tests") else { return };
     let batch = b.max_workgroups_per_dimension() as usize + 1;
     if batch > 1 << 20 {
         eprintln!("accel-wgpu tests: {batch} batches would be too large; skipping");
@@ -237,7 +217,7 @@ fn tiled_matmul_with_a_batch_past_the_grid_limit_falls_back() {
 fn op_output_past_the_binding_limit_is_a_clear_error() {
     // Small inputs, a broadcast output one row past the largest buffer a kernel can bind: the
     // op is refused before anything is allocated, by name and with both sizes.
-    let Some(b) = backend() else { return };
+    let Some(b) = backend("accel-wgpu tests") else { return };
     let limit = b.max_binding_bytes() as usize;
     let dev = Device::new(b);
     let cols = 4096;

@@ -4,7 +4,7 @@ use accel_wgpu::WgpuBackend;
 
 /// The first adapter's backend; `None` (with a visible skip message naming `suite`) when the
 /// machine has none, unless `ACCEL_REQUIRE_GPU=1` makes that a failure.
-pub fn backend(suite: &str) -> Option<WgpuBackend> {
+pub(crate) fn backend(suite: &str) -> Option<WgpuBackend> {
     let (mut backends, notes) = accel_wgpu::open_all();
     if backends.is_empty() {
         let msg = format!("no wgpu adapter found ({notes:?}); install mesa-vulkan-drivers for lavapipe");
@@ -16,7 +16,7 @@ pub fn backend(suite: &str) -> Option<WgpuBackend> {
 }
 
 /// Deterministic values in [-1, 1).
-pub fn values(n: usize, seed: u64) -> Vec<f32> {
+pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {

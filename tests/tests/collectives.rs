@@ -491,6 +491,49 @@ fn bad_arguments_are_errors_naming_the_argument() {
     solo[0].all_reduce(&halves.0.slice(0, 0..3).unwrap(), &t.slice(0, 5..8).unwrap(), ReduceOp::Sum).unwrap();
 }
 
+/// The all-reduce of `len` f32 per rank (noisy values, every tensor at an offset in its
+/// buffer), in place or into a fresh output; every rank's result bytes.
+fn all_reduce_offset(
+    devs: &[Device],
+    options: &LocalOptions,
+    len: usize,
+    op: ReduceOp,
+    in_place: bool,
+) -> Vec<Vec<u8>> {
+    let n = devs.len();
+    let comms = LocalGroup::with_options(devs, options.clone()).expect("group");
+    let out = std::sync::Mutex::new(vec![Vec::new(); n]);
+    let errs = on_ranks(&comms, devs, |comm, dev| {
+        let r = comm.rank();
+        let go = || -> accel::Result<Vec<u8>> {
+            // 5 leading elements: the tensors sit at an offset in their buffers.
+            let data = noisy(DType::F32, r, len + 5);
+            let input = Tensor::from_bytes(dev, &[len + 5], DType::F32, &data)?.slice(0, 5..len + 5)?;
+            let output = if in_place {
+                input.clone()
+            } else {
+                Tensor::zeros(dev, &[len + 2], DType::F32)?.slice(0, 2..len + 2)?
+            };
+            let call = if in_place {
+                accel::comm::Call::in_place(Collective::AllReduce { op }, &output)
+            } else {
+                accel::comm::Call::out_of_place(Collective::AllReduce { op }, &input, &output)
+            };
+            comm.run(call)?;
+            output.to_bytes()
+        };
+        match go() {
+            Ok(b) => {
+                out.lock().unwrap()[r] = b;
+                vec![]
+            }
+            Err(e) => vec![e.to_string()],
+        }
+    });
+    assert!(errs.is_empty(), "{errs:?}");
+    out.into_inner().unwrap()
+}
+
 /// The direct path on CPU tensors at a size that brings in helper threads (over 1 MiB per
 /// output), with tensors at an offset in their buffers, in place and out of place, and every
 /// reduce op: bit-identical to the generic path (mixed devices) and across ranks.
@@ -502,47 +545,30 @@ fn large_cpu_reductions_match_the_generic_path_bit_for_bit() {
             for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Avg] {
                 for in_place in [false, true] {
                     let options = LocalOptions { algorithm, deterministic, ..LocalOptions::default() };
-                    let run = |devs: &[Device]| -> Vec<Vec<u8>> {
-                        let comms = LocalGroup::with_options(devs, options.clone()).expect("group");
-                        let out = std::sync::Mutex::new(vec![Vec::new(); n]);
-                        let errs = on_ranks(&comms, devs, |comm, dev| {
-                            let r = comm.rank();
-                            let go = || -> accel::Result<Vec<u8>> {
-                                // 5 leading elements: the tensors sit at an offset in their buffers.
-                                let data = noisy(DType::F32, r, len + 5);
-                                let input =
-                                    Tensor::from_bytes(dev, &[len + 5], DType::F32, &data)?.slice(0, 5..len + 5)?;
-                                let output = if in_place {
-                                    input.clone()
-                                } else {
-                                    Tensor::zeros(dev, &[len + 2], DType::F32)?.slice(0, 2..len + 2)?
-                                };
-                                let call = if in_place {
-                                    accel::comm::Call::in_place(Collective::AllReduce { op }, &output)
-                                } else {
-                                    accel::comm::Call::out_of_place(Collective::AllReduce { op }, &input, &output)
-                                };
-                                comm.run(call)?;
-                                output.to_bytes()
-                            };
-                            match go() {
-                                Ok(b) => {
-                                    out.lock().unwrap()[r] = b;
-                                    vec![]
-                                }
-                                Err(e) => vec![e.to_string()],
-                            }
-                        });
-                        assert!(errs.is_empty(), "{errs:?}");
-                        out.into_inner().unwrap()
-                    };
-                    let direct = run(&cpu_devices(n));
-                    let generic = run(&devices(n));
+                    let direct = all_reduce_offset(&cpu_devices(n), &options, len, op, in_place);
+                    let generic = all_reduce_offset(&devices(n), &options, len, op, in_place);
                     let what = format!("{algorithm} deterministic {deterministic} n {n} {op} in-place {in_place}");
                     assert!(direct.iter().all(|d| d == &direct[0]), "{what}: ranks disagree");
                     assert!(direct[0] == generic[0], "{what}: direct and generic paths differ");
                 }
             }
+        }
+    }
+}
+
+/// Out of place past 32 MiB of results the direct path writes with streaming stores (the
+/// CPU backend's `combine_streaming`); in place it does not. Both give the same bits, for
+/// every op the streaming step handles and one it declines (Max).
+#[test]
+fn streamed_out_of_place_reductions_match_in_place_bit_for_bit() {
+    let len = (1 << 22) + 3;
+    for n in [2, 3] {
+        for op in [ReduceOp::Sum, ReduceOp::Avg, ReduceOp::Prod, ReduceOp::Max] {
+            let options = LocalOptions::default();
+            let streamed = all_reduce_offset(&cpu_devices(n), &options, len, op, false);
+            let in_place = all_reduce_offset(&cpu_devices(n), &options, len, op, true);
+            assert!(streamed.iter().all(|d| d == &streamed[0]), "n {n} {op}: ranks disagree");
+            assert!(streamed[0] == in_place[0], "n {n} {op}: out of place (streamed) and in place differ");
         }
     }
 }

@@ -3,7 +3,8 @@
 //! [`HostMemory`](accel_core::comm::host::HostMemory), so the in-process collectives reduce
 //! straight between CPU tensors.
 
-use accel_core::comm::host::{HostMemory, register_host_memory};
+use accel_core::comm::ReduceOp;
+use accel_core::comm::host::{FoldInput, HostMemory, register_host_memory};
 use accel_core::{Error, Result};
 use std::ops::{Deref, DerefMut};
 use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -139,6 +140,16 @@ impl HostMemory for CpuBuffer {
     }
     fn host_bytes_mut(&self) -> Box<dyn DerefMut<Target = [u8]> + '_> {
         Box::new(HostWrite { words: self.write(), len: self.len })
+    }
+    fn combine_streaming(
+        &self,
+        op: ReduceOp,
+        ranks: usize,
+        a: FoldInput<'_>,
+        b: FoldInput<'_>,
+        outs: &mut [&mut [u8]],
+    ) -> bool {
+        accel_kernels::cpu::stream::combine_streaming(op, ranks, a, b, outs)
     }
 }
 

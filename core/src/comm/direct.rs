@@ -3,11 +3,14 @@
 //! When every tensor a reduction reads or writes lives in a buffer registered as
 //! [`HostMemory`] (CPU tensors), one rank (the leader, rank 0) borrows every rank's buffers
 //! at once, in address order, and the reduction runs block by block straight between them:
-//! each block's result is computed into the first output it goes to (`out = x₀ ⊕ x₁`, then
-//! `out ⊕= x₂`, … for f32; through the f32/i64 accumulator of [`Scratch`] otherwise) and copied
-//! from there into the other outputs while it is still in cache. For an all-reduce that is the
-//! minimum traffic: every input byte read once, every output byte written once, no staging
-//! copy and no lock taken per block. Blocks go to the leader and up to `size − 1` helper
+//! each block's result is computed into a per-thread accumulator (`acc = x₀ ⊕ x₁`, then
+//! `acc ⊕= x₂`, … for f32; through the f32/i64 accumulator of [`Scratch`] otherwise) and
+//! copied from there into every output while it is still in cache. For an all-reduce that is
+//! the minimum traffic: every input byte read once, every output byte written once, no
+//! staging copy and no lock taken per block. Large out-of-place f32 sums, averages and
+//! products go one better: the last step writes every output with the memory's streaming
+//! stores ([`HostMemory::combine_streaming`]), so no output line is read before it is
+//! written (a plain store's read-for-ownership is a third of the traffic of a large write). Blocks go to the leader and up to `size − 1` helper
 //! threads (scoped, so they borrow the buffers) from one queue, so a rank thread that the OS
 //! does not run does not hold the others up; the other ranks wait at the call's closing
 //! barrier as before.
@@ -17,7 +20,7 @@
 //! the bits do not depend on which path, thread or block size did the work.
 
 use super::call::{Call, Collective, ReduceOp};
-use super::host::{HostMemory, host_memory};
+use super::host::{FoldInput, HostMemory, host_memory};
 use super::local::Post;
 use super::math::{Order, Scratch, fmax, fmin};
 use crate::dtype::DType;
@@ -32,6 +35,12 @@ pub(super) const LEADER: usize = 0;
 /// Below this many bytes per output the leader works alone (a helper thread costs more to
 /// start than it saves).
 const HELPER_MIN_BYTES: usize = 1 << 20;
+
+/// From this many result bytes in all (every output together) on, the last step of an f32
+/// fold writes with [`HostMemory::combine_streaming`]: well past what a last-level cache
+/// holds, where a plain store's read-for-ownership of each destination line is pure extra
+/// memory traffic, and where the caller could not find the result in cache anyway.
+const STREAM_MIN_BYTES: usize = 32 << 20;
 
 /// What a rank's tensor is in the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +153,7 @@ impl<'t> Plan<'t> {
             .collect();
         let es = dtype.size();
         let mut srcs: Vec<Option<Src<'_>>> = (0..n).map(|_| None).collect();
-        let mut outs: Vec<Option<(&mut [u8], bool)>> = (0..n).map(|_| None).collect();
+        let mut outs: Vec<Option<(Out<'_>, bool)>> = (0..n).map(|_| None).collect();
         let oob = || Error::Backend {
             backend: "local".into(),
             message: "a tensor's byte range overruns its host buffer".into(),
@@ -160,27 +169,27 @@ impl<'t> Plan<'t> {
                 }
                 Held::W(bytes) => {
                     let (role, range) = b.roles[0].clone();
-                    let bytes = bytes.get_mut(range).ok_or_else(oob)?;
+                    let out = Out { bytes: bytes.get_mut(range).ok_or_else(oob)?, mem: b.mem };
                     match role {
-                        Role::Dst(k) => outs[k] = Some((bytes, false)),
-                        Role::InOut(k) => outs[k] = Some((bytes, true)),
+                        Role::Dst(k) => outs[k] = Some((out, false)),
+                        Role::InOut(k) => outs[k] = Some((out, true)),
                         Role::Src(_) => unreachable!("written buffers are destinations"),
                     }
                 }
             }
         }
         // Target positions: outs in write order; in-place targets are their rank's source too.
-        let mut rest: Vec<&mut [u8]> = Vec::with_capacity(self.targets.len());
+        let mut rest: Vec<Out<'_>> = Vec::with_capacity(self.targets.len());
         for (i, &k) in self.targets.iter().enumerate() {
-            let (bytes, in_place) = outs[k].take().ok_or_else(oob)?;
+            let (out, in_place) = outs[k].take().ok_or_else(oob)?;
             if in_place {
                 srcs[k] = Some(Src::Out(i));
             }
-            rest.push(bytes);
+            rest.push(out);
         }
         let srcs: Vec<Src<'_>> = srcs.into_iter().map(|s| s.ok_or_else(oob)).collect::<Result<_>>()?;
         if srcs.iter().any(|s| matches!(s, Src::Ref(b) if b.len() != unit * es))
-            || rest.iter().any(|b| b.len() != unit * es)
+            || rest.iter().any(|o| o.bytes.len() != unit * es)
         {
             return Err(oob());
         }
@@ -195,9 +204,9 @@ impl<'t> Plan<'t> {
                 let outs = rest
                     .iter_mut()
                     .map(|r| {
-                        let (head, tail) = std::mem::take(r).split_at_mut(len * es);
-                        *r = tail;
-                        head
+                        let (head, tail) = std::mem::take(&mut r.bytes).split_at_mut(len * es);
+                        r.bytes = tail;
+                        Out { bytes: head, mem: r.mem }
                     })
                     .collect();
                 let srcs = srcs
@@ -217,15 +226,19 @@ impl<'t> Plan<'t> {
         } else {
             1
         };
+        // Results this large would only push the sources out of the cache on their way to
+        // memory, and the caller reads them later: stream them past the cache.
+        let stream = bytes * self.targets.len() >= STREAM_MIN_BYTES;
         let op = self.op;
         let queue = Mutex::new(jobs.into_iter());
         let failed: Mutex<Option<Error>> = Mutex::new(None);
         let work = || {
             let mut scratch: Option<Scratch> = None;
+            let mut acc: Vec<f32> = Vec::new();
             loop {
                 let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                 let Some(mut job) = next else { break };
-                if let Err(e) = job.run(op, dtype, n, block, &mut scratch) {
+                if let Err(e) = job.run(op, dtype, n, block, stream, &mut scratch, &mut acc) {
                     failed.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
                     break;
                 }
@@ -261,17 +274,36 @@ enum Src<'a> {
     Out(usize),
 }
 
+/// One output block and the host memory it lies in (which may stream results into it).
+struct Out<'a> {
+    bytes: &'a mut [u8],
+    mem: &'a dyn HostMemory,
+}
+
 /// One block: `len` elements of every source, reduced in `order` into every output.
 struct Job<'a> {
     order: Order,
     len: usize,
     srcs: Vec<Src<'a>>,
-    outs: Vec<&'a mut [u8]>,
+    outs: Vec<Out<'a>>,
 }
 
-impl Job<'_> {
-    fn run(&mut self, op: ReduceOp, dtype: DType, n: usize, block: usize, scratch: &mut Option<Scratch>) -> Result<()> {
-        if dtype == DType::F32 && self.fold_f32(op, n) {
+impl<'a> Job<'a> {
+    /// Reduces the block and stores the result into every output, each output byte written
+    /// once: f32 in sequential order straight from the sources ([`Job::fold_f32`]), anything
+    /// else through `scratch`.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        op: ReduceOp,
+        dtype: DType,
+        n: usize,
+        block: usize,
+        stream: bool,
+        scratch: &mut Option<Scratch>,
+        acc: &mut Vec<f32>,
+    ) -> Result<()> {
+        if dtype == DType::F32 && self.fold_f32(op, n, stream, acc) {
             return Ok(());
         }
         let scratch = scratch.get_or_insert_with(|| Scratch::new(dtype, block));
@@ -279,71 +311,100 @@ impl Job<'_> {
         let res = scratch.fold(op, n, self.len, self.order, &mut |k, buf: &mut [u8]| {
             buf.copy_from_slice(match srcs[k] {
                 Src::Ref(b) => b,
-                Src::Out(i) => &outs[i][..],
+                Src::Out(i) => &outs[i].bytes[..],
             });
             Ok(())
         })?;
-        for out in &mut self.outs {
-            out.copy_from_slice(res);
-        }
+        self.outs.iter_mut().for_each(|out| out.bytes.copy_from_slice(res));
         Ok(())
     }
 
-    /// The f32 fold in sequential order straight into one output (then copied to the
-    /// others). False (nothing written) where it does not apply: tree order, no output the
-    /// fold can run in without overwriting a value it still needs, or unaligned memory.
-    fn fold_f32(&mut self, op: ReduceOp, n: usize) -> bool {
+    /// Source `s` as f32 values (`None` where misaligned).
+    fn f32s(&self, s: Src<'a>) -> Option<&[f32]> {
+        match s {
+            Src::Ref(b) => bytemuck::try_cast_slice(b).ok(),
+            Src::Out(i) => bytemuck::try_cast_slice(&self.outs[i].bytes[..]).ok(),
+        }
+    }
+
+    /// The f32 fold in sequential order, with no staging copy. When the first source is an
+    /// in-place output, into that output ([`Job::fold_f32_in_place`]). Otherwise every source
+    /// but the last into the per-thread `acc` (the first source stands for it with two
+    /// ranks), then the last step straight into the outputs with streaming stores when
+    /// `stream`, no output is also a source, and the memory offers them
+    /// ([`HostMemory::combine_streaming`]); else the last step into `acc` and `acc` copied
+    /// into every output. False,
+    /// with nothing written, where it does not apply: tree order, or a misaligned source.
+    fn fold_f32(&mut self, op: ReduceOp, n: usize, stream: bool, acc: &mut Vec<f32>) -> bool {
         let Order::Sequential { start } = self.order else { return false };
-        let rank = |k: usize| (start + k) % n;
-        // Fold in the first rank's own in-place buffer, or else in an output no source reads.
-        let (p, in_place) = match self.srcs[rank(0)] {
-            Src::Out(i) => (i, true),
-            Src::Ref(_) => {
-                let read: Vec<usize> =
-                    self.srcs.iter().filter_map(|s| if let Src::Out(i) = s { Some(*i) } else { None }).collect();
-                match (0..self.outs.len()).find(|i| !read.contains(i)) {
-                    Some(i) => (i, false),
-                    None => return false,
-                }
-            }
-        };
-        let prim = std::mem::take(&mut self.outs[p]);
-        let ok = {
-            let outs = &self.outs;
-            let values = |k: usize| -> Option<&[f32]> {
-                match self.srcs[rank(k)] {
-                    Src::Ref(b) => bytemuck::try_cast_slice(b).ok(),
-                    Src::Out(i) => bytemuck::try_cast_slice(&outs[i][..]).ok(),
-                }
-            };
-            let aligned = (1..n).all(|k| values(k).is_some()) && (in_place || values(0).is_some());
-            match bytemuck::try_cast_slice_mut::<u8, f32>(prim) {
-                Ok(acc) if aligned => {
-                    if !in_place {
-                        first(op, acc, values(0).unwrap_or_default(), values(1).unwrap_or_default());
-                    } else {
-                        then(op, acc, values(1).unwrap_or_default());
-                    }
-                    for k in 2..n {
-                        then(op, acc, values(k).unwrap_or_default());
-                    }
-                    if op == ReduceOp::Avg {
-                        acc.iter_mut().for_each(|v| *v /= n as f32);
-                    }
-                    true
-                }
-                _ => false,
-            }
-        };
-        if ok {
-            for (i, out) in self.outs.iter_mut().enumerate() {
-                if i != p {
-                    out.copy_from_slice(prim);
-                }
+        let len = self.len;
+        let order: Vec<Src<'a>> = (0..n).map(|k| self.srcs[(start + k) % n]).collect();
+        if order.iter().any(|&s| self.f32s(s).is_none()) {
+            return false;
+        }
+        if let Src::Out(p) = order[0] {
+            self.fold_f32_in_place(op, n, p, &order);
+            return true;
+        }
+        if acc.len() < len {
+            acc.resize(len, 0.0);
+        }
+        let acc = &mut acc[..len];
+        if n > 2 {
+            first(op, acc, self.f32s(order[0]).unwrap_or_default(), self.f32s(order[1]).unwrap_or_default());
+            for &s in &order[2..n - 1] {
+                then(op, acc, self.f32s(s).unwrap_or_default());
             }
         }
-        self.outs[p] = prim;
-        ok
+        // Not in place: there the sources' lines are in cache when the result is written, and
+        // streaming stores over them measured slower than plain ones.
+        let in_place = order.iter().any(|s| matches!(s, Src::Out(_)));
+        if let (true, false, Some(mem)) = (stream, in_place, self.outs.first().map(|o| o.mem)) {
+            fn input(s: Src<'_>) -> FoldInput<'_> {
+                match s {
+                    Src::Ref(b) => FoldInput::Values(bytemuck::try_cast_slice(b).unwrap_or_default()),
+                    Src::Out(i) => FoldInput::Output(i),
+                }
+            }
+            let a = if n > 2 { FoldInput::Values(acc) } else { input(order[0]) };
+            let mut outs: Vec<&mut [u8]> = self.outs.iter_mut().map(|o| &mut *o.bytes).collect();
+            if mem.combine_streaming(op, n, a, input(order[n - 1]), &mut outs) {
+                return true;
+            }
+        }
+        if n > 2 {
+            then(op, acc, self.f32s(order[n - 1]).unwrap_or_default());
+        } else {
+            first(op, acc, self.f32s(order[0]).unwrap_or_default(), self.f32s(order[1]).unwrap_or_default());
+        }
+        if op == ReduceOp::Avg {
+            acc.iter_mut().for_each(|v| *v /= n as f32);
+        }
+        let result: &[u8] = bytemuck::cast_slice(acc);
+        self.outs.iter_mut().for_each(|out| out.bytes.copy_from_slice(result));
+        true
+    }
+
+    /// The sequential f32 fold into output `p`, the first source of `order` (an in-place
+    /// rank's buffer, already in cache as the fold reads it), then copied into the others.
+    /// The caller has checked every source is aligned for f32.
+    fn fold_f32_in_place(&mut self, op: ReduceOp, n: usize, p: usize, order: &[Src<'a>]) {
+        let prim = std::mem::take(&mut self.outs[p].bytes);
+        let acc: &mut [f32] = bytemuck::cast_slice_mut(prim);
+        for &s in &order[1..] {
+            // No later source is output `p` (each rank appears once in `order`).
+            then(op, acc, self.f32s(s).unwrap_or_default());
+        }
+        if op == ReduceOp::Avg {
+            acc.iter_mut().for_each(|v| *v /= n as f32);
+        }
+        let result: &[u8] = bytemuck::cast_slice(acc);
+        for (i, out) in self.outs.iter_mut().enumerate() {
+            if i != p {
+                out.bytes.copy_from_slice(result);
+            }
+        }
+        self.outs[p].bytes = bytemuck::cast_slice_mut(acc);
     }
 }
 

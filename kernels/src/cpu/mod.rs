@@ -18,6 +18,7 @@
 //!   direct per-plane loop. `conv_transpose`: a direct loop per (image, output channel).
 //! - `elementwise`: unary, binary and cast in chunks converted to f32 / i32 buffers.
 //! - `reduce`: sum/max/min/mean over trailing dims, and softmax / log-softmax.
+//! - [`stream`]: the streaming-store last step of large in-process f32 reductions.
 //!
 //! Outputs are written through a dense row-major slice of the output dtype: directly into the
 //! buffer when the output view is contiguous, otherwise into a temporary that is scattered
@@ -43,6 +44,7 @@ mod pack;
 pub mod par;
 mod patches;
 mod reduce;
+pub mod stream;
 mod transpose;
 
 use crate::{HostIn, HostOut};

@@ -3,6 +3,7 @@
 
 pub(crate) mod avx2;
 pub(crate) mod avx512;
+pub(crate) mod stream;
 pub(crate) mod transpose;
 
 /// The AVX-512 lane mask covering the first `n` of 16 lanes.

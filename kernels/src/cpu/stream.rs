@@ -1,0 +1,149 @@
+//! Streaming stores for large results nothing reads soon (the in-process collectives'
+//! outputs): on x86-64 with AVX the last step of an f32 sum / product / average writes
+//! every output with cache-bypassing stores, saving each destination line's
+//! read-for-ownership, a third of the memory traffic of a large write. Other paths (and
+//! `ACCEL_CPU_ISA=scalar`) decline, and the caller stores the result itself.
+
+use super::isa::{self, Isa};
+use accel_core::comm::ReduceOp;
+use accel_core::comm::host::FoldInput;
+
+/// [`HostMemory::combine_streaming`](accel_core::comm::host::HostMemory::combine_streaming)
+/// for CPU memory on [`isa::active`]: `out = a ⊕ b` (then `/ ranks` for Avg) into every
+/// output. False, with nothing written, for Max / Min, mismatched lengths, an output index
+/// out of range, or an ISA without streaming stores.
+pub fn combine_streaming(
+    op: ReduceOp,
+    ranks: usize,
+    a: FoldInput<'_>,
+    b: FoldInput<'_>,
+    outs: &mut [&mut [u8]],
+) -> bool {
+    combine_streaming_on(isa::active(), op, ranks, a, b, outs)
+}
+
+/// [`combine_streaming`] on a given ISA path (false where the CPU lacks it).
+pub fn combine_streaming_on(
+    isa: Isa,
+    op: ReduceOp,
+    ranks: usize,
+    a: FoldInput<'_>,
+    b: FoldInput<'_>,
+    outs: &mut [&mut [u8]],
+) -> bool {
+    let (mul, div) = match op {
+        ReduceOp::Sum => (false, None),
+        ReduceOp::Avg => (false, Some(ranks as f32)),
+        ReduceOp::Prod => (true, None),
+        ReduceOp::Max | ReduceOp::Min => return false,
+    };
+    let bytes = outs.first().map_or(0, |o| o.len());
+    let len = bytes / 4;
+    let fits = |x: &FoldInput<'_>| match *x {
+        FoldInput::Values(v) => v.len() == len,
+        FoldInput::Output(i) => i < outs.len(),
+    };
+    if !bytes.is_multiple_of(4) || outs.iter().any(|o| o.len() != bytes) || !fits(&a) || !fits(&b) {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if matches!(isa, Isa::Avx2 | Isa::Avx512) && isa::features().supports(isa) {
+        // Every pointer comes from the exclusive borrows, taken once, so reading an in-place
+        // output through its pointer and writing it through the same one is one access path.
+        let ptrs: Vec<*mut u8> = outs.iter_mut().map(|o| o.as_mut_ptr()).collect();
+        let at = |x: FoldInput<'_>| match x {
+            FoldInput::Values(v) => v.as_ptr(),
+            FoldInput::Output(i) => ptrs[i].cast_const().cast::<f32>(),
+        };
+        // SAFETY: the CPU has AVX (both ISAs imply it; checked above). The operands hold
+        // `len` f32 (checked above: values of that length, or an output of `len · 4` bytes),
+        // every output is writable for `len · 4` bytes and the outputs are disjoint (distinct
+        // `&mut` borrows); an operand overlapping an output is that output itself.
+        unsafe { super::arch::x86_64::stream::combine(mul, div, at(a), at(b), &ptrs, len) };
+        return true;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (isa, mul, div);
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f32s(bytes: &[u8]) -> Vec<f32> {
+        bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    }
+
+    #[test]
+    fn every_isa_combines_like_the_definition() {
+        let features = isa::features();
+        let value = |i: usize| ((i * 37 % 101) as f32 - 50.0) * 0.37;
+        for isa in Isa::ALL.into_iter().filter(|&i| features.supports(i)) {
+            for op in [ReduceOp::Sum, ReduceOp::Avg, ReduceOp::Prod] {
+                for len in [0, 1, 7, 8, 9, 33, 100] {
+                    for shift in [0, 4, 12] {
+                        // Three outputs at different offsets into one allocation; output 1 is
+                        // also operand b (in place), operand a is separate values.
+                        let av: Vec<f32> = (0..len).map(value).collect();
+                        let bv: Vec<f32> = (0..len).map(|i| value(i + 5)).collect();
+                        let mut mem = vec![0xAAu8; 3 * (len * 4 + 64) + 64];
+                        let stride = len * 4 + 64;
+                        for (j, v) in bv.iter().enumerate() {
+                            mem[shift + stride + 4 * j..][..4].copy_from_slice(&v.to_le_bytes());
+                        }
+                        let (o0, rest) = mem[shift..].split_at_mut(stride);
+                        let (o1, o2) = rest.split_at_mut(stride);
+                        let mut outs = [&mut o0[..len * 4], &mut o1[..len * 4], &mut o2[4..4 + len * 4]];
+                        let done =
+                            combine_streaming_on(isa, op, 3, FoldInput::Values(&av), FoldInput::Output(1), &mut outs);
+                        let streams = cfg!(target_arch = "x86_64") && matches!(isa, Isa::Avx2 | Isa::Avx512);
+                        assert_eq!(done, streams, "{isa:?} {op:?}");
+                        if !done {
+                            continue;
+                        }
+                        let want: Vec<f32> = av
+                            .iter()
+                            .zip(&bv)
+                            .map(|(x, y)| match op {
+                                ReduceOp::Prod => x * y,
+                                ReduceOp::Avg => (x + y) / 3.0,
+                                _ => x + y,
+                            })
+                            .collect();
+                        for out in &outs {
+                            let got = f32s(out);
+                            assert!(
+                                got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()),
+                                "{isa:?} {op:?} len {len} shift {shift}"
+                            );
+                        }
+                        assert!(mem[..shift].iter().all(|&x| x == 0xAA), "wrote before the outputs");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn declines_what_it_cannot_do() {
+        let isa = isa::active();
+        let mut out = [0u8; 16];
+        let v = [1.0f32; 4];
+        let short = [1.0f32; 3];
+        let mut outs = [&mut out[..]];
+        for op in [ReduceOp::Max, ReduceOp::Min] {
+            assert!(!combine_streaming_on(isa, op, 2, FoldInput::Values(&v), FoldInput::Values(&v), &mut outs));
+        }
+        assert!(!combine_streaming_on(
+            isa,
+            ReduceOp::Sum,
+            2,
+            FoldInput::Values(&short),
+            FoldInput::Values(&v),
+            &mut outs
+        ));
+        assert!(!combine_streaming_on(isa, ReduceOp::Sum, 2, FoldInput::Values(&v), FoldInput::Output(1), &mut outs));
+        assert!(outs[0].iter().all(|&x| x == 0));
+    }
+}

@@ -220,6 +220,9 @@ impl<'t> Plan<'t> {
                 at += len;
             }
         }
+        // Scratch buffers as large as the largest block, not the block size: a small call
+        // would otherwise allocate (and fault in) several block-sized buffers each time.
+        let block = jobs.iter().map(|j| j.len).max().unwrap_or(1);
         let bytes = unit * es;
         let workers = if bytes >= HELPER_MIN_BYTES {
             n.min(std::thread::available_parallelism().map_or(1, |p| p.get())).max(1)

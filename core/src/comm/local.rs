@@ -21,7 +21,7 @@ use super::call::{Call, Collective, Fingerprint, ReduceOp};
 use super::direct::{self, Plan, chunk};
 use super::math::{Order, Scratch};
 use super::model::{Algorithm, CostModel, CostQuery, bus_factor};
-use super::work::{Completer, Work};
+use super::work::{Completer, POLL, Work, wait_step};
 use super::{Communicator, DEFAULT_TIMEOUT};
 use crate::device::Device;
 use crate::error::{Error, Result, dims};
@@ -234,6 +234,7 @@ impl LocalComm {
     /// Waits until every non-blocking call issued before has finished.
     fn drain(&self, op: &'static str, deadline: Instant) -> Result<()> {
         let (lock, cv) = &*self.pending;
+        let since = Instant::now();
         let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
         while *n > 0 {
             let now = Instant::now();
@@ -247,7 +248,7 @@ impl LocalComm {
                     waited_ms: self.timeout().as_millis() as u64,
                 });
             }
-            n = cv.wait_timeout(n, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            n = wait_step(lock, cv, n, since, deadline);
         }
         Ok(())
     }
@@ -258,7 +259,7 @@ impl LocalComm {
             let (tx, rx) = mpsc::channel::<Job>();
             let handle = std::thread::Builder::new()
                 .name(format!("accel-comm-{}", self.rank))
-                .spawn(move || rx.into_iter().for_each(|job| job()))
+                .spawn(move || run_jobs(&rx))
                 .map_err(|e| Error::Backend {
                     backend: "local".into(),
                     message: format!("cannot spawn worker: {e}"),
@@ -267,6 +268,29 @@ impl LocalComm {
         }
         let (tx, _) = worker.as_ref().expect("worker just set");
         tx.send(job).map_err(|_| Error::Backend { backend: "local".into(), message: "worker thread is gone".into() })
+    }
+}
+
+/// The worker thread: runs the jobs in order; after each it polls (yielding the CPU) for
+/// [`POLL`] before it sleeps, so a call issued right after another does not wait for a
+/// sleeping thread to wake (see [`wait_step`]).
+fn run_jobs(rx: &mpsc::Receiver<Job>) {
+    let mut idle_since = Instant::now();
+    loop {
+        let job = match rx.try_recv() {
+            Ok(job) => job,
+            Err(mpsc::TryRecvError::Disconnected) => return,
+            Err(mpsc::TryRecvError::Empty) if idle_since.elapsed() < POLL => {
+                std::thread::yield_now();
+                continue;
+            }
+            Err(mpsc::TryRecvError::Empty) => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        job();
+        idle_since = Instant::now();
     }
 }
 
@@ -373,7 +397,7 @@ impl Communicator for LocalComm {
                     waited_ms: start.elapsed().as_millis() as u64,
                 });
             }
-            st = self.group.cv.wait_timeout(st, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            st = wait_step(&self.group.state, &self.group.cv, st, start, deadline);
         };
         st.received[box_] = seq;
         drop(st);
@@ -451,7 +475,7 @@ impl Group {
                 self.cv.notify_all();
                 return Err(timeout(absent));
             }
-            st = self.cv.wait_timeout(st, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            st = wait_step(&self.state, &self.cv, st, start, deadline);
         }
     }
 }

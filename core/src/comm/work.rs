@@ -8,7 +8,7 @@
 //! `Ok`, the output holds the result.
 
 use crate::error::{Error, Result};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// A collective in flight. [`Work::wait`] returns its result; once it returns `Ok`, the
@@ -110,6 +110,7 @@ impl Work {
     pub fn wait(self) -> Result<()> {
         const MARGIN: Duration = Duration::from_secs(5);
         let limit = self.deadline + MARGIN;
+        let since = Instant::now();
         let mut guard = self.state.result.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(r) = guard.take() {
@@ -126,9 +127,34 @@ impl Work {
                     waited_ms: (now + MARGIN).saturating_duration_since(self.deadline).as_millis() as u64,
                 });
             }
-            guard = self.state.cv.wait_timeout(guard, limit - now).unwrap_or_else(|e| e.into_inner()).0;
+            guard = wait_step(&self.state.result, &self.state.cv, guard, since, limit);
         }
     }
+}
+
+/// How long a wait polls (gives up its lock and yields the CPU) before it sleeps.
+pub(crate) const POLL: Duration = Duration::from_micros(200);
+
+/// One step of a condition-variable wait that started at `since`: for the first [`POLL`] it
+/// releases the lock, yields the CPU and relocks (the caller re-checks its condition, as after
+/// a spurious wake-up); after that it sleeps on `cv` until notified or `deadline`. A thread
+/// asleep on an idle virtual CPU takes tens to hundreds of microseconds to wake, which was
+/// most of the latency of a small in-process collective (several hand-offs per call); a
+/// yielding thread keeps its CPU and still lets a peer that shares it run.
+pub(crate) fn wait_step<'a, T>(
+    lock: &'a Mutex<T>,
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    since: Instant,
+    deadline: Instant,
+) -> MutexGuard<'a, T> {
+    let now = Instant::now();
+    if now.saturating_duration_since(since) < POLL {
+        drop(guard);
+        std::thread::yield_now();
+        return lock.lock().unwrap_or_else(|e| e.into_inner());
+    }
+    cv.wait_timeout(guard, deadline.saturating_duration_since(now)).unwrap_or_else(|e| e.into_inner()).0
 }
 
 #[cfg(test)]

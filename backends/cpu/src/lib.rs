@@ -172,14 +172,14 @@ impl Backend for CpuBackend {
     fn write(&self, buffer: &CpuBuffer, offset: usize, data: &[u8]) -> Result<()> {
         let range = check_range(buffer, offset, data.len())?;
         let mut words = buffer.write();
-        buffer.bytes_mut(&mut words)[range].copy_from_slice(data);
+        accel_kernels::cpu::copy::copy_bytes(&mut buffer.bytes_mut(&mut words)[range], data);
         Ok(())
     }
 
     fn read(&self, buffer: &CpuBuffer, offset: usize, out: &mut [u8]) -> Result<()> {
         let range = check_range(buffer, offset, out.len())?;
         let words = buffer.read();
-        out.copy_from_slice(&buffer.bytes(&words)[range]);
+        accel_kernels::cpu::copy::copy_bytes(out, &buffer.bytes(&words)[range]);
         Ok(())
     }
 

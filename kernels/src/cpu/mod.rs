@@ -18,7 +18,8 @@
 //!   direct per-plane loop. `conv_transpose`: a direct loop per (image, output channel).
 //! - `elementwise`: unary, binary and cast in chunks converted to f32 / i32 buffers.
 //! - `reduce`: sum/max/min/mean over trailing dims, and softmax / log-softmax.
-//! - [`stream`]: the streaming-store last step of large in-process f32 reductions.
+//! - [`stream`]: the streaming-store last step of large in-process f32 reductions; [`copy`]:
+//!   host byte copies that avoid a slow `rep movsb` case.
 //!
 //! Outputs are written through a dense row-major slice of the output dtype: directly into the
 //! buffer when the output view is contiguous, otherwise into a temporary that is scattered
@@ -30,6 +31,7 @@
 pub(crate) mod arch;
 mod conv;
 mod conv_transpose;
+pub mod copy;
 mod depthwise;
 mod depthwise_lanes;
 pub(crate) mod dtype;

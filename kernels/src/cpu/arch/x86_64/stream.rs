@@ -1,7 +1,8 @@
-//! Streaming (non-temporal) stores for large results: 32-byte `vmovntps` stores go to memory
-//! through the write-combining buffers instead of first reading each destination line into
-//! the cache (the read-for-ownership a plain store pays), which saves a third of the memory
-//! traffic of writing a result nothing reads soon.
+//! Host memory moves: streaming (non-temporal) stores for large results (32-byte `vmovntps`
+//! stores go to memory through the write-combining buffers instead of first reading each
+//! destination line into the cache, the read-for-ownership a plain store pays, which saves a
+//! third of the memory traffic of writing a result nothing reads soon), and a plain AVX copy
+//! for where `rep movsb` is slow (`cpu::copy`).
 
 use std::arch::x86_64::*;
 
@@ -68,4 +69,33 @@ pub(crate) unsafe fn combine(mul: bool, div: Option<f32>, a: *const f32, b: *con
         write(j, scalar(j));
     }
     _mm_sfence();
+}
+
+/// Copies `len` bytes from `src` to `dst` with 32-byte unaligned loads and stores, 128 bytes
+/// a step, the tail byte by byte.
+///
+/// # Safety
+/// The CPU has AVX; `src` is readable and `dst` writable for `len` bytes, and they do not
+/// overlap.
+#[target_feature(enable = "avx")]
+pub(crate) unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) {
+    let mut at = 0;
+    while at + 128 <= len {
+        // SAFETY: bytes at..at + 128 are in bounds of both (the caller's contract).
+        unsafe {
+            let (s, d) = (src.add(at), dst.add(at));
+            let v = [
+                _mm256_loadu_si256(s.cast()),
+                _mm256_loadu_si256(s.add(32).cast()),
+                _mm256_loadu_si256(s.add(64).cast()),
+                _mm256_loadu_si256(s.add(96).cast()),
+            ];
+            for (i, v) in v.into_iter().enumerate() {
+                _mm256_storeu_si256(d.add(32 * i).cast(), v);
+            }
+        }
+        at += 128;
+    }
+    // SAFETY: the remaining `len − at` bytes are in bounds of both and disjoint.
+    unsafe { std::ptr::copy_nonoverlapping(src.add(at), dst.add(at), len - at) };
 }

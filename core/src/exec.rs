@@ -8,6 +8,7 @@ use crate::op::Op;
 use crate::profile::OpRecord;
 use crate::shape::View;
 use crate::tensor::Tensor;
+use smallvec::SmallVec;
 use std::any::Any;
 use std::time::Instant;
 
@@ -52,7 +53,7 @@ pub(crate) fn check_out(op: &'static str, out: &Tensor, like: &Tensor, shape: &[
 
 /// Runs `op` on the output's device. `out_view` is the canonical view of `out`'s buffer that
 /// the descriptor documents. `flops` counts a multiply-add as two.
-pub(crate) fn launch(op: Op, inputs: Vec<Input<'_>>, out: &Tensor, out_view: View, flops: u64) -> Result<()> {
+pub(crate) fn launch(op: Op, inputs: &[Input<'_>], out: &Tensor, out_view: View, flops: u64) -> Result<()> {
     let device = out.device().clone();
     let kind_name = op.kind().name();
     if device.supports(op.kind(), op.dtype()) == Support::Unsupported {
@@ -62,8 +63,9 @@ pub(crate) fn launch(op: Op, inputs: Vec<Input<'_>>, out: &Tensor, out_view: Vie
         return Ok(());
     }
     // An input sharing the output's buffer is copied first, so backends never see aliasing.
-    let mut owned: Vec<Option<Tensor>> = Vec::with_capacity(inputs.len());
-    for (t, v) in &inputs {
+    // Inline vectors (an op has a handful of operands): nothing allocated on the way.
+    let mut owned: SmallVec<[Option<Tensor>; 4]> = SmallVec::new();
+    for (t, v) in inputs {
         owned.push(if t.shares_buffer(out) {
             let view_of_input = Tensor { storage: t.storage.clone(), view: v.clone(), dtype: t.dtype() };
             Some(view_of_input.copy_contiguous()?)
@@ -71,7 +73,7 @@ pub(crate) fn launch(op: Op, inputs: Vec<Input<'_>>, out: &Tensor, out_view: Vie
             None
         });
     }
-    let resolved: Vec<(&Tensor, &View)> = inputs
+    let resolved: SmallVec<[(&Tensor, &View); 4]> = inputs
         .iter()
         .zip(&owned)
         .map(|((t, v), copy)| match copy {

@@ -6,6 +6,11 @@
 //! (broadcast). Products of dims are checked: overflow is an error, never a wrap.
 
 use crate::error::{Error, Result, dims};
+use smallvec::SmallVec;
+
+/// Dims or strides of a [`View`]: inline up to rank 6 (every op's operands in practice), so
+/// making and cloning views on an op's path allocates nothing.
+type Dims = SmallVec<[usize; 6]>;
 
 /// Number of elements of `shape`, or [`Error::ShapeOverflow`] when its non-zero dims multiply
 /// past `usize`, even if another dim is 0: then every product of any subset of a view's dims
@@ -18,7 +23,11 @@ pub fn checked_numel(op: &'static str, arg: &str, shape: &[usize]) -> Result<usi
 
 /// Row-major (C order) strides for `shape`. Callers have checked the element count.
 pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![0; shape.len()];
+    strides_of(shape).into_vec()
+}
+
+fn strides_of(shape: &[usize]) -> Dims {
+    let mut strides: Dims = smallvec::smallvec![0; shape.len()];
     let mut acc = 1usize;
     for (s, &d) in strides.iter_mut().zip(shape).rev() {
         *s = acc;
@@ -49,8 +58,8 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
 /// Shape, strides and offset of a tensor over its storage, in elements.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct View {
-    shape: Vec<usize>,
-    strides: Vec<usize>,
+    shape: Dims,
+    strides: Dims,
     offset: usize,
 }
 
@@ -60,7 +69,7 @@ impl View {
         let n = checked_numel(op, "shape", shape)?;
         // Byte sizes must fit as well: the largest element is 4 bytes.
         n.checked_mul(4).ok_or_else(|| Error::ShapeOverflow { op, arg: "shape".into(), shape: shape.to_vec() })?;
-        Ok(View { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 })
+        Ok(View { shape: shape.into(), strides: strides_of(shape), offset: 0 })
     }
 
     /// A view from raw parts. `storage_len` is the number of elements in the storage; the view
@@ -76,7 +85,7 @@ impl View {
             return Err(Error::shape(op, "strides", format!("{} strides (one per dim)", shape.len()), dims(&strides)));
         }
         checked_numel(op, "shape", &shape)?;
-        let v = View { shape, strides, offset };
+        let v = View { shape: shape.into(), strides: strides.into(), offset };
         match v.span() {
             Some(end) if end <= storage_len => Ok(v),
             _ => Err(Error::invalid(
@@ -139,7 +148,7 @@ impl View {
         if self.numel() <= 1 {
             return true;
         }
-        let mut dims: Vec<(usize, usize)> =
+        let mut dims: SmallVec<[(usize, usize); 6]> =
             self.shape.iter().zip(&self.strides).filter(|(d, _)| **d > 1).map(|(&d, &s)| (s, d)).collect();
         dims.sort_unstable();
         let mut extent = 1usize; // elements covered by the dims seen so far
@@ -215,7 +224,7 @@ impl View {
         }
         checked_numel(op, arg, shape)?;
         let lead = shape.len() - self.rank();
-        let mut strides = vec![0; shape.len()];
+        let mut strides: Dims = smallvec::smallvec![0; shape.len()];
         for i in 0..self.rank() {
             let (from, to) = (self.shape[i], shape[lead + i]);
             strides[lead + i] = if from == to {
@@ -226,7 +235,7 @@ impl View {
                 return Err(bad());
             };
         }
-        Ok(View { shape: shape.to_vec(), strides, offset: self.offset })
+        Ok(View { shape: shape.into(), strides, offset: self.offset })
     }
 
     /// Reinterprets contiguous data with another shape of the same element count.
@@ -248,7 +257,7 @@ impl View {
                 format!("strides {:?} for shape {}", self.strides, dims(&self.shape)),
             ));
         }
-        Ok(View { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: self.offset })
+        Ok(View { shape: shape.into(), strides: strides_of(shape), offset: self.offset })
     }
 
     /// Inserts a dim of size 1 at `axis` (used to lift 1-D convolutions to 2-D).

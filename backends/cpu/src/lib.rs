@@ -36,6 +36,7 @@ use accel_kernels::cpu::isa::{self, Isa};
 use accel_kernels::cpu::par;
 use accel_kernels::{HostIn, HostOut};
 use buffer::{Guard, check_range};
+use smallvec::SmallVec;
 use std::sync::OnceLock;
 
 /// The name of the environment variable that sets the thread count.
@@ -192,16 +193,18 @@ impl Backend for CpuBackend {
             });
         }
         // Lock each distinct buffer once, in address order.
-        let mut order: Vec<&CpuBuffer> = operands.inputs.iter().map(|o| o.buffer).collect();
+        // Inline vectors: an op has a handful of operands, and a small op's whole time is a
+        // few microseconds, so these allocate nothing.
+        let mut order: SmallVec<[&CpuBuffer; 4]> = operands.inputs.iter().map(|o| o.buffer).collect();
         order.push(out_buf);
         order.sort_by_key(|b| addr(b));
         order.dedup_by_key(|b| addr(b));
-        let mut guards: Vec<(usize, Guard<'_>)> = Vec::with_capacity(order.len());
+        let mut guards: SmallVec<[(usize, Guard<'_>); 4]> = SmallVec::new();
         for b in order {
             let g = if std::ptr::eq(b, out_buf) { Guard::Write(b.write()) } else { Guard::Read(b.read()) };
             guards.push((addr(b), g));
         }
-        let (mut out_words, mut in_words) = (None, Vec::with_capacity(guards.len()));
+        let (mut out_words, mut in_words) = (None, SmallVec::<[(usize, &[u64]); 4]>::new());
         for (a, g) in guards.iter_mut() {
             match g {
                 Guard::Write(w) => out_words = Some(&mut **w),
@@ -219,7 +222,7 @@ impl Backend for CpuBackend {
                 let words = in_words.iter().find(|(a, _)| *a == addr(o.buffer)).map(|(_, w)| *w).unwrap_or(&[]);
                 HostIn { bytes: o.buffer.bytes(words), view: o.view, dtype: o.dtype }
             })
-            .collect::<Vec<_>>();
+            .collect::<SmallVec<[HostIn<'_>; 4]>>();
         let out =
             HostOut { bytes: out_buf.bytes_mut(out_words), view: operands.output.view, dtype: operands.output.dtype };
         let run = || accel_kernels::cpu::execute_on(self.isa, op, &inputs, out);

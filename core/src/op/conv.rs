@@ -479,13 +479,13 @@ fn run(op: &'static str, p: Plan<'_>, x: &Tensor, out: Option<&mut Tensor>) -> R
         Some(out) => {
             check_out(op, out, x, &p.out_shape, p.desc.out_dtype)?;
             let view = lift(r, out.view().permute(op, &p.out_perm)?);
-            launch(wrap(p.desc), p.inputs, out, view, p.flops)?;
+            launch(wrap(p.desc), &p.inputs, out, view, p.flops)?;
             Ok(None)
         }
         None => {
             let out = Tensor::alloc(op, x.device(), &p.out_shape, p.desc.out_dtype)?;
             let view = lift(r, out.view().permute(op, &p.out_perm)?);
-            launch(wrap(p.desc), p.inputs, &out, view, p.flops)?;
+            launch(wrap(p.desc), &p.inputs, &out, view, p.flops)?;
             Ok(Some(out))
         }
     }

@@ -197,7 +197,7 @@ pub fn unary(x: &Tensor, op: UnaryOp) -> Result<Tensor> {
     let desc = unary_desc(x, op)?;
     let out = Tensor::alloc("unary", x.device(), x.shape(), x.dtype())?;
     let v = out.view().clone();
-    launch(Op::Unary(desc), vec![(x, x.view().clone())], &out, v, x.numel() as u64)?;
+    launch(Op::Unary(desc), &[(x, x.view().clone())], &out, v, x.numel() as u64)?;
     Ok(out)
 }
 
@@ -206,7 +206,7 @@ pub fn unary_into(x: &Tensor, op: UnaryOp, out: &mut Tensor) -> Result<()> {
     let desc = unary_desc(x, op)?;
     check_out("unary", out, x, x.shape(), x.dtype())?;
     let v = out.view().clone();
-    launch(Op::Unary(desc), vec![(x, x.view().clone())], out, v, x.numel() as u64)
+    launch(Op::Unary(desc), &[(x, x.view().clone())], out, v, x.numel() as u64)
 }
 
 fn binary_plan(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<(BinaryDesc, Vec<usize>)> {
@@ -227,7 +227,7 @@ fn binary_launch(a: &Tensor, b: &Tensor, desc: BinaryDesc, shape: &[usize], out:
         vec![(a, a.view().broadcast_to("binary", "a", shape)?), (b, b.view().broadcast_to("binary", "b", shape)?)];
     let v = out.view().clone();
     let n = v.numel() as u64;
-    launch(Op::Binary(desc), inputs, out, v, n)
+    launch(Op::Binary(desc), &inputs, out, v, n)
 }
 
 /// Applies a binary op with broadcasting into a new tensor.
@@ -249,7 +249,7 @@ pub fn binary_into(a: &Tensor, b: &Tensor, op: BinaryOp, out: &mut Tensor) -> Re
 pub fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
     let out = Tensor::alloc("cast", x.device(), x.shape(), dtype)?;
     let v = out.view().clone();
-    launch(Op::Cast(CastDesc { from: x.dtype(), to: dtype }), vec![(x, x.view().clone())], &out, v, 0)?;
+    launch(Op::Cast(CastDesc { from: x.dtype(), to: dtype }), &[(x, x.view().clone())], &out, v, 0)?;
     Ok(out)
 }
 
@@ -258,7 +258,7 @@ pub fn cast_into(x: &Tensor, out: &mut Tensor) -> Result<()> {
     let to = out.dtype();
     check_out("cast", out, x, x.shape(), to)?;
     let v = out.view().clone();
-    launch(Op::Cast(CastDesc { from: x.dtype(), to }), vec![(x, x.view().clone())], out, v, 0)
+    launch(Op::Cast(CastDesc { from: x.dtype(), to }), &[(x, x.view().clone())], out, v, 0)
 }
 
 impl Tensor {

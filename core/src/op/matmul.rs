@@ -9,6 +9,7 @@ use crate::error::{Error, Result, dims};
 use crate::exec::{Input, check_out, launch, same_device};
 use crate::shape::{broadcast_shapes, checked_numel};
 use crate::tensor::Tensor;
+use smallvec::SmallVec;
 
 /// Validated matmul. `out[b, i, j] = epilogue(Σ_p a[b, i, p] * b[b, p, j])`.
 ///
@@ -102,8 +103,8 @@ const OP: &str = "matmul";
 
 struct Plan<'t> {
     desc: MatmulDesc,
-    out_shape: Vec<usize>,
-    inputs: Vec<Input<'t>>,
+    out_shape: SmallVec<[usize; 6]>,
+    inputs: SmallVec<[Input<'t>; 4]>,
     flops: u64,
 }
 
@@ -153,17 +154,17 @@ fn plan<'t>(a: &'t Tensor, b: &'t Tensor, opts: &MatmulOptions<'t>) -> Result<Pl
     } else if opts.zero_points != (0, 0) {
         return Err(Error::invalid(OP, "zero_points", "(0, 0) on the float path", format!("{:?}", opts.zero_points)));
     }
-    let mut out_shape = batch.clone();
-    out_shape.extend([m, n]);
+    // Inline vectors: a small product's whole call is a few microseconds, and each heap
+    // allocation on its path is a noticeable share of it.
+    let with_batch = |last: [usize; 2]| batch.iter().copied().chain(last).collect::<SmallVec<[usize; 6]>>();
+    let out_shape = with_batch([m, n]);
     checked_numel(OP, "out", &out_shape)?;
     let acc = if int8 { DType::I32 } else { a.dtype() };
     let (epi, out_dtype, bias, residual) = epilogue::validate(OP, &opts.epilogue, a, acc, &out_shape, n)?;
-    let mut a_shape = batch.clone();
-    a_shape.extend([m, k]);
-    let mut b_shape = batch.clone();
-    b_shape.extend([k, n]);
-    let mut inputs =
-        vec![(a, a.view().broadcast_to(OP, "a", &a_shape)?), (b, b.view().broadcast_to(OP, "b", &b_shape)?)];
+    let mut inputs: SmallVec<[Input<'t>; 4]> = smallvec::smallvec![
+        (a, a.view().broadcast_to(OP, "a", &with_batch([m, k]))?),
+        (b, b.view().broadcast_to(OP, "b", &with_batch([k, n]))?)
+    ];
     if let Some(t) = bias {
         inputs.push((t, t.view().clone()));
     }
@@ -197,7 +198,7 @@ pub fn matmul_with(a: &Tensor, b: &Tensor, opts: &MatmulOptions<'_>) -> Result<T
     let p = plan(a, b, opts)?;
     let out = Tensor::alloc(OP, a.device(), &p.out_shape, p.desc.out_dtype)?;
     let view = out.view().clone();
-    launch(Op::Matmul(p.desc), p.inputs, &out, view, p.flops)?;
+    launch(Op::Matmul(p.desc), &p.inputs, &out, view, p.flops)?;
     Ok(out)
 }
 
@@ -207,7 +208,7 @@ pub fn matmul_into(a: &Tensor, b: &Tensor, opts: &MatmulOptions<'_>, out: &mut T
     let p = plan(a, b, opts)?;
     check_out(OP, out, a, &p.out_shape, p.desc.out_dtype)?;
     let view = out.view().clone();
-    launch(Op::Matmul(p.desc), p.inputs, out, view, p.flops)
+    launch(Op::Matmul(p.desc), &p.inputs, out, view, p.flops)
 }
 
 impl Tensor {

@@ -118,7 +118,7 @@ pub fn reduce(x: &Tensor, op: ReduceOp, axes: &[usize], keepdim: bool) -> Result
     let p = plan(x, op, axes, keepdim)?;
     let out = Tensor::alloc("reduce", x.device(), &p.out_shape, p.desc.out_dtype)?;
     let v = out.view().squeeze_axes(&p.axes);
-    launch(Op::Reduce(p.desc), vec![(x, p.x_view)], &out, v, x.numel() as u64)?;
+    launch(Op::Reduce(p.desc), &[(x, p.x_view)], &out, v, x.numel() as u64)?;
     Ok(out)
 }
 
@@ -127,7 +127,7 @@ pub fn reduce_into(x: &Tensor, op: ReduceOp, axes: &[usize], keepdim: bool, out:
     let p = plan(x, op, axes, keepdim)?;
     check_out("reduce", out, x, &p.out_shape, p.desc.out_dtype)?;
     let v = out.view().squeeze_axes(&p.axes);
-    launch(Op::Reduce(p.desc), vec![(x, p.x_view)], out, v, x.numel() as u64)
+    launch(Op::Reduce(p.desc), &[(x, p.x_view)], out, v, x.numel() as u64)
 }
 
 fn softmax_plan(x: &Tensor, axis: usize) -> Result<Vec<usize>> {
@@ -151,13 +151,13 @@ fn softmax_launch(x: &Tensor, axis: usize, log: bool, out: Option<&mut Tensor>) 
         Some(out) => {
             check_out("softmax", out, x, x.shape(), x.dtype())?;
             let v = out.view().permute("softmax", &perm)?;
-            launch(Op::Softmax(desc), vec![(x, xv)], out, v, flops)?;
+            launch(Op::Softmax(desc), &[(x, xv)], out, v, flops)?;
             Ok(None)
         }
         None => {
             let out = Tensor::alloc("softmax", x.device(), x.shape(), x.dtype())?;
             let v = out.view().permute("softmax", &perm)?;
-            launch(Op::Softmax(desc), vec![(x, xv)], &out, v, flops)?;
+            launch(Op::Softmax(desc), &[(x, xv)], &out, v, flops)?;
             Ok(Some(out))
         }
     }

@@ -3,12 +3,15 @@
 //! stride and a count instead of a multi-index per element.
 
 use accel_core::View;
+use smallvec::SmallVec;
 
 /// Shape, strides and offset (in elements) after coalescing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
-    shape: Vec<usize>,
-    strides: Vec<usize>,
+    // Inline up to rank 6: a layout is built per operand per op, so a small op's path
+    // allocates nothing for it.
+    shape: SmallVec<[usize; 6]>,
+    strides: SmallVec<[usize; 6]>,
     offset: usize,
 }
 
@@ -21,7 +24,7 @@ impl Layout {
     /// The coalesced layout of raw parts. Row-major element order is preserved: dims `i` and
     /// `i + 1` merge when stepping the outer one equals a full sweep of the inner one.
     pub(crate) fn from_parts(shape: &[usize], strides: &[usize], offset: usize) -> Layout {
-        let mut out = Layout { shape: Vec::with_capacity(shape.len()), strides: Vec::new(), offset };
+        let mut out = Layout { shape: SmallVec::new(), strides: SmallVec::new(), offset };
         if shape.contains(&0) {
             out.shape.push(0);
             out.strides.push(1);

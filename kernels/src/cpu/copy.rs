@@ -1,5 +1,5 @@
 //! Host byte copies that avoid a pathology of `rep movsb` on AMD Zen 3: glibc copies 2 KiB to
-//! about 512 KiB with `rep movsb`, which drops from 35–50 GB/s to 2–3 GB/s when the destination
+//! about 512 KiB with `rep movsb`, which drops from 26–55 GB/s to 2–3 GB/s when the destination
 //! sits 1–31 bytes past a 4 KiB multiple from the source (measured on the Zen 3 guest, see
 //! BENCHMARKS.md). Two buffers allocated one after the other are often exactly that far apart
 //! (a malloc header of 16 bytes past a 4 KiB-multiple size), so copying a tensor into the next

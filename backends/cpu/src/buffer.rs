@@ -4,7 +4,7 @@
 //! straight between CPU tensors.
 
 use accel_core::comm::ReduceOp;
-use accel_core::comm::host::{FoldInput, HostMemory, register_host_memory};
+use accel_core::comm::host::{HostMemory, register_host_memory};
 use accel_core::{Error, Result};
 use std::ops::{Deref, DerefMut};
 use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -141,14 +141,7 @@ impl HostMemory for CpuBuffer {
     fn host_bytes_mut(&self) -> Box<dyn DerefMut<Target = [u8]> + '_> {
         Box::new(HostWrite { words: self.write(), len: self.len })
     }
-    fn combine_streaming(
-        &self,
-        op: ReduceOp,
-        ranks: usize,
-        a: FoldInput<'_>,
-        b: FoldInput<'_>,
-        outs: &mut [&mut [u8]],
-    ) -> bool {
+    fn combine_streaming(&self, op: ReduceOp, ranks: usize, a: &[f32], b: &[f32], outs: &mut [&mut [u8]]) -> bool {
         accel_kernels::cpu::stream::combine_streaming(op, ranks, a, b, outs)
     }
 }

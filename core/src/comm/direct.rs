@@ -20,7 +20,7 @@
 //! the bits do not depend on which path, thread or block size did the work.
 
 use super::call::{Call, Collective, ReduceOp};
-use super::host::{FoldInput, HostMemory, host_memory};
+use super::host::{HostMemory, host_memory};
 use super::local::Post;
 use super::math::{Order, Scratch, fmax, fmin};
 use crate::dtype::DType;
@@ -359,19 +359,19 @@ impl<'a> Job<'a> {
                 then(op, acc, self.f32s(s).unwrap_or_default());
             }
         }
-        // Not in place: there the sources' lines are in cache when the result is written, and
-        // streaming stores over them measured slower than plain ones.
-        let in_place = order.iter().any(|s| matches!(s, Src::Out(_)));
-        if let (true, false, Some(mem)) = (stream, in_place, self.outs.first().map(|o| o.mem)) {
-            fn input(s: Src<'_>) -> FoldInput<'_> {
-                match s {
-                    Src::Ref(b) => FoldInput::Values(bytemuck::try_cast_slice(b).unwrap_or_default()),
-                    Src::Out(i) => FoldInput::Output(i),
-                }
-            }
-            let a = if n > 2 { FoldInput::Values(acc) } else { input(order[0]) };
+        // Not in place (a source that is an output): there the sources' lines are in cache
+        // when the result is written, and streaming stores over them measured slower.
+        let read_only = |s: Src<'a>| match s {
+            Src::Ref(b) => bytemuck::try_cast_slice::<u8, f32>(b).ok(),
+            Src::Out(_) => None,
+        };
+        let last = read_only(order[n - 1]);
+        let head = if n > 2 { Some(&*acc) } else { read_only(order[0]) };
+        if let (true, Some(a), Some(b), Some(mem)) = (stream, head, last, self.outs.first().map(|o| o.mem))
+            && order.iter().all(|&s| read_only(s).is_some())
+        {
             let mut outs: Vec<&mut [u8]> = self.outs.iter_mut().map(|o| &mut *o.bytes).collect();
-            if mem.combine_streaming(op, n, a, input(order[n - 1]), &mut outs) {
+            if mem.combine_streaming(op, n, a, b, &mut outs) {
                 return true;
             }
         }

@@ -32,33 +32,16 @@ pub trait HostMemory: Any + Send + Sync {
     /// `out[j] = a[j] ⊕ b[j]` (for [`ReduceOp::Avg`] then divided by `ranks`, as the
     /// contract's average is the sum divided once) into every `out` of `outs`, with stores
     /// that bypass the cache, so no destination line is read from memory before it is
-    /// written. The outputs are bytes of buffers of this type; they are visible to other
-    /// threads when this returns.
+    /// written. The outputs are bytes of buffers of this type, disjoint from `a` and `b`;
+    /// they are visible to other threads when this returns.
     ///
     /// Returns false, having written nothing, where the backend has no such kernel (the
     /// default), for Max and Min, or when an operand's length differs from the outputs'; the
     /// caller then computes and stores the result itself.
-    fn combine_streaming(
-        &self,
-        op: ReduceOp,
-        ranks: usize,
-        a: FoldInput<'_>,
-        b: FoldInput<'_>,
-        outs: &mut [&mut [u8]],
-    ) -> bool {
+    fn combine_streaming(&self, op: ReduceOp, ranks: usize, a: &[f32], b: &[f32], outs: &mut [&mut [u8]]) -> bool {
         let _ = (op, ranks, a, b, outs);
         false
     }
-}
-
-/// An operand of [`HostMemory::combine_streaming`].
-#[derive(Debug, Clone, Copy)]
-pub enum FoldInput<'a> {
-    /// Values of the same length as the outputs.
-    Values(&'a [f32]),
-    /// Output `i` itself (an in-place rank's buffer): each element is read before it is
-    /// written.
-    Output(usize),
 }
 
 type Cast = for<'a> fn(&'a (dyn Any + Send + Sync)) -> Option<&'a dyn HostMemory>;

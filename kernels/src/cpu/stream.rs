@@ -6,19 +6,12 @@
 
 use super::isa::{self, Isa};
 use accel_core::comm::ReduceOp;
-use accel_core::comm::host::FoldInput;
 
 /// [`HostMemory::combine_streaming`](accel_core::comm::host::HostMemory::combine_streaming)
 /// for CPU memory on [`isa::active`]: `out = a ⊕ b` (then `/ ranks` for Avg) into every
-/// output. False, with nothing written, for Max / Min, mismatched lengths, an output index
-/// out of range, or an ISA without streaming stores.
-pub fn combine_streaming(
-    op: ReduceOp,
-    ranks: usize,
-    a: FoldInput<'_>,
-    b: FoldInput<'_>,
-    outs: &mut [&mut [u8]],
-) -> bool {
+/// output. False, with nothing written, for Max / Min, mismatched lengths, or an ISA without
+/// streaming stores.
+pub fn combine_streaming(op: ReduceOp, ranks: usize, a: &[f32], b: &[f32], outs: &mut [&mut [u8]]) -> bool {
     combine_streaming_on(isa::active(), op, ranks, a, b, outs)
 }
 
@@ -27,8 +20,8 @@ pub fn combine_streaming_on(
     isa: Isa,
     op: ReduceOp,
     ranks: usize,
-    a: FoldInput<'_>,
-    b: FoldInput<'_>,
+    a: &[f32],
+    b: &[f32],
     outs: &mut [&mut [u8]],
 ) -> bool {
     let (mul, div) = match op {
@@ -39,27 +32,17 @@ pub fn combine_streaming_on(
     };
     let bytes = outs.first().map_or(0, |o| o.len());
     let len = bytes / 4;
-    let fits = |x: &FoldInput<'_>| match *x {
-        FoldInput::Values(v) => v.len() == len,
-        FoldInput::Output(i) => i < outs.len(),
-    };
-    if !bytes.is_multiple_of(4) || outs.iter().any(|o| o.len() != bytes) || !fits(&a) || !fits(&b) {
+    if !bytes.is_multiple_of(4) || outs.iter().any(|o| o.len() != bytes) || a.len() != len || b.len() != len {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
     if matches!(isa, Isa::Avx2 | Isa::Avx512) && isa::features().supports(isa) {
-        // Every pointer comes from the exclusive borrows, taken once, so reading an in-place
-        // output through its pointer and writing it through the same one is one access path.
         let ptrs: Vec<*mut u8> = outs.iter_mut().map(|o| o.as_mut_ptr()).collect();
-        let at = |x: FoldInput<'_>| match x {
-            FoldInput::Values(v) => v.as_ptr(),
-            FoldInput::Output(i) => ptrs[i].cast_const().cast::<f32>(),
-        };
         // SAFETY: the CPU has AVX (both ISAs imply it; checked above). The operands hold
-        // `len` f32 (checked above: values of that length, or an output of `len · 4` bytes),
-        // every output is writable for `len · 4` bytes and the outputs are disjoint (distinct
-        // `&mut` borrows); an operand overlapping an output is that output itself.
-        unsafe { super::arch::x86_64::stream::combine(mul, div, at(a), at(b), &ptrs, len) };
+        // `len` f32 (checked above) and every output is writable for `len · 4` bytes; the
+        // outputs are disjoint from each other and from the operands (distinct `&mut` and `&`
+        // borrows).
+        unsafe { super::arch::x86_64::stream::combine(mul, div, a.as_ptr(), b.as_ptr(), &ptrs, len) };
         return true;
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -83,20 +66,15 @@ mod tests {
             for op in [ReduceOp::Sum, ReduceOp::Avg, ReduceOp::Prod] {
                 for len in [0, 1, 7, 8, 9, 33, 100] {
                     for shift in [0, 4, 12] {
-                        // Three outputs at different offsets into one allocation; output 1 is
-                        // also operand b (in place), operand a is separate values.
+                        // Three outputs at different offsets into one allocation.
                         let av: Vec<f32> = (0..len).map(value).collect();
                         let bv: Vec<f32> = (0..len).map(|i| value(i + 5)).collect();
                         let mut mem = vec![0xAAu8; 3 * (len * 4 + 64) + 64];
                         let stride = len * 4 + 64;
-                        for (j, v) in bv.iter().enumerate() {
-                            mem[shift + stride + 4 * j..][..4].copy_from_slice(&v.to_le_bytes());
-                        }
                         let (o0, rest) = mem[shift..].split_at_mut(stride);
                         let (o1, o2) = rest.split_at_mut(stride);
                         let mut outs = [&mut o0[..len * 4], &mut o1[..len * 4], &mut o2[4..4 + len * 4]];
-                        let done =
-                            combine_streaming_on(isa, op, 3, FoldInput::Values(&av), FoldInput::Output(1), &mut outs);
+                        let done = combine_streaming_on(isa, op, 3, &av, &bv, &mut outs);
                         let streams = cfg!(target_arch = "x86_64") && matches!(isa, Isa::Avx2 | Isa::Avx512);
                         assert_eq!(done, streams, "{isa:?} {op:?}");
                         if !done {
@@ -133,17 +111,9 @@ mod tests {
         let short = [1.0f32; 3];
         let mut outs = [&mut out[..]];
         for op in [ReduceOp::Max, ReduceOp::Min] {
-            assert!(!combine_streaming_on(isa, op, 2, FoldInput::Values(&v), FoldInput::Values(&v), &mut outs));
+            assert!(!combine_streaming_on(isa, op, 2, &v, &v, &mut outs));
         }
-        assert!(!combine_streaming_on(
-            isa,
-            ReduceOp::Sum,
-            2,
-            FoldInput::Values(&short),
-            FoldInput::Values(&v),
-            &mut outs
-        ));
-        assert!(!combine_streaming_on(isa, ReduceOp::Sum, 2, FoldInput::Values(&v), FoldInput::Output(1), &mut outs));
+        assert!(!combine_streaming_on(isa, ReduceOp::Sum, 2, &short, &v, &mut outs));
         assert!(outs[0].iter().all(|&x| x == 0));
     }
 }

@@ -15,8 +15,8 @@ use std::arch::x86_64::*;
 ///
 /// # Safety
 /// The CPU has AVX. `a` and `b` are readable for `len` f32 (any alignment) and each
-/// `outs[i]` writable for `len · 4` bytes; the outputs are pairwise disjoint, and an operand
-/// that overlaps an output is that output itself (element `j` is read before it is written).
+/// `outs[i]` writable for `len · 4` bytes; the outputs are pairwise disjoint and do not
+/// overlap the operands.
 #[target_feature(enable = "avx")]
 pub(crate) unsafe fn combine(mul: bool, div: Option<f32>, a: *const f32, b: *const f32, outs: &[*mut u8], len: usize) {
     let scalar = |j: usize| {

@@ -1,5 +1,6 @@
-//! [`CpuBuffer`]: host memory with interior mutability, 8-byte aligned so kernels can view it
-//! as any element type without copying. It is registered as
+//! [`CpuBuffer`]: host memory with interior mutability, aligned to a 64-byte cache line so
+//! kernels can view it as any element type without copying, and their vector loads of a row
+//! that starts the buffer never straddle two lines. It is registered as
 //! [`HostMemory`](accel_core::comm::host::HostMemory), so the in-process collectives reduce
 //! straight between CPU tensors.
 
@@ -9,21 +10,26 @@ use accel_core::{Error, Result};
 use std::ops::{Deref, DerefMut};
 use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+/// One 64-byte cache line of storage.
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(64))]
+pub(crate) struct Line([u64; 8]);
+
 /// A zero-initialised host allocation of `len` bytes.
 ///
-/// Storage is a `Vec<u64>` (hence 8-byte aligned) behind a [`RwLock`]: ops take read locks on
+/// Storage is a `Vec` of whole cache lines (hence 64-byte aligned) behind a [`RwLock`]: ops take read locks on
 /// their inputs and the write lock on their output; reads and writes from the host take the
 /// matching lock for the length of the copy.
 #[derive(Debug)]
 pub struct CpuBuffer {
-    words: RwLock<Vec<u64>>,
+    words: RwLock<Vec<Line>>,
     len: usize,
 }
 
 impl CpuBuffer {
     /// Allocates `len` zero bytes; allocation failure is [`Error::OutOfMemory`].
     pub(crate) fn new(len: usize, device: &str) -> Result<CpuBuffer> {
-        let n = len.div_ceil(8);
+        let n = len.div_ceil(std::mem::size_of::<Line>());
         let mut words = Vec::new();
         words.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
             op: "alloc",
@@ -31,7 +37,7 @@ impl CpuBuffer {
             limit: isize::MAX as usize,
             device: device.into(),
         })?;
-        words.resize(n, 0);
+        words.resize(n, Line::default());
         // Before the first buffer exists, so core finds every CPU buffer it is handed.
         static REGISTER: Once = Once::new();
         REGISTER.call_once(register_host_memory::<CpuBuffer>);
@@ -82,29 +88,29 @@ impl CpuBuffer {
 
     /// Shared access. A poisoned lock (a panic elsewhere while writing) still holds plain
     /// bytes, so it is recovered rather than propagated.
-    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Vec<u64>> {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Vec<Line>> {
         self.words.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Exclusive access.
-    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Vec<u64>> {
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Vec<Line>> {
         self.words.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The bytes of a locked storage.
-    pub(crate) fn bytes<'g>(&self, words: &'g [u64]) -> &'g [u8] {
+    pub(crate) fn bytes<'g>(&self, words: &'g [Line]) -> &'g [u8] {
         &bytemuck::cast_slice(words)[..self.len]
     }
 
     /// The bytes of a write-locked storage.
-    pub(crate) fn bytes_mut<'g>(&self, words: &'g mut [u64]) -> &'g mut [u8] {
+    pub(crate) fn bytes_mut<'g>(&self, words: &'g mut [Line]) -> &'g mut [u8] {
         &mut bytemuck::cast_slice_mut(words)[..self.len]
     }
 }
 
 /// The bytes of a buffer under its read lock.
 struct HostRead<'a> {
-    words: RwLockReadGuard<'a, Vec<u64>>,
+    words: RwLockReadGuard<'a, Vec<Line>>,
     len: usize,
 }
 
@@ -117,7 +123,7 @@ impl Deref for HostRead<'_> {
 
 /// The bytes of a buffer under its write lock.
 struct HostWrite<'a> {
-    words: RwLockWriteGuard<'a, Vec<u64>>,
+    words: RwLockWriteGuard<'a, Vec<Line>>,
     len: usize,
 }
 
@@ -148,8 +154,8 @@ impl HostMemory for CpuBuffer {
 
 /// A lock held on one buffer during an op.
 pub(crate) enum Guard<'a> {
-    Read(RwLockReadGuard<'a, Vec<u64>>),
-    Write(RwLockWriteGuard<'a, Vec<u64>>),
+    Read(RwLockReadGuard<'a, Vec<Line>>),
+    Write(RwLockWriteGuard<'a, Vec<Line>>),
 }
 
 /// Range-checks a host copy (core checks too; this keeps the backend panic-free on its own).

@@ -11,10 +11,13 @@
 //!   [`Error::OutOfMemory`], never an abort.
 //! - **Execution** locks every distinct buffer of an op once, in address order (so concurrent
 //!   ops on crossing buffers cannot deadlock): read locks on inputs, the write lock on the
-//!   output. It then hands the bytes and views to [`accel_kernels::cpu::execute`] inside the
-//!   backend's own rayon pool. All math lives in `accel-kernels`; this crate is glue.
-//! - **Threads**: the pool has `ACCEL_NUM_THREADS` threads (default: every core the OS
-//!   reports). If the pool cannot be built, ops run on rayon's global pool.
+//!   output. It then runs [`accel_kernels::cpu::execute`] on the calling thread, with the
+//!   backend's own rayon pool helping in its parallel loops
+//!   ([`par::with_pool`](accel_kernels::cpu::par::with_pool): the caller works instead of
+//!   sleeping while the pool works). All math lives in `accel-kernels`; this crate is glue.
+//! - **Threads**: the calling thread and the pool's workers share each op; the pool has
+//!   `ACCEL_NUM_THREADS` threads (default: every core the OS reports), and an op uses that
+//!   many in all. If the pool cannot be built, ops run on rayon's global pool.
 //! - **ISA**: kernels run on the widest instruction set the CPU has (AVX-512, AVX2, NEON,
 //!   scalar), or the one `ACCEL_CPU_ISA` forces; [`CpuBackend::with_isa`] and
 //!   [`isa_devices`] pin a path per device, so one test run can check every path.
@@ -204,7 +207,7 @@ impl Backend for CpuBackend {
             let g = if std::ptr::eq(b, out_buf) { Guard::Write(b.write()) } else { Guard::Read(b.read()) };
             guards.push((addr(b), g));
         }
-        let (mut out_words, mut in_words) = (None, SmallVec::<[(usize, &[u64]); 4]>::new());
+        let (mut out_words, mut in_words) = (None, SmallVec::<[(usize, &[buffer::Line]); 4]>::new());
         for (a, g) in guards.iter_mut() {
             match g {
                 Guard::Write(w) => out_words = Some(&mut **w),
@@ -230,7 +233,7 @@ impl Backend for CpuBackend {
             // A one-thread backend, and a tiny product on any, run on the caller's thread:
             // handing the op to a pool thread and waiting for it costs a wake-up each way.
             Some(pool) if pool.current_num_threads() == 1 || is_tiny(op) => par::serial(run)?,
-            Some(pool) => pool.install(run)?,
+            Some(pool) => par::with_pool(pool, run)?,
             None => run()?,
         }
         Ok(ExecReport::default())

@@ -269,7 +269,7 @@ impl Run<'_, '_> {
         }
         let wdense = wcoff.iter().enumerate().all(|(i, &o)| o == i);
         let (zx, zw) = d.zero_points;
-        par::chunks(dst, og * pixels, |idx, chunk| {
+        par::outer_chunks(dst, og * pixels, |idx, chunk| {
             let (n, gi) = (idx / g, idx % g);
             let a = TableMat {
                 data: w,

@@ -3,7 +3,7 @@
 //! [`Elem`] gives every storage type the conversions the kernels need (f32 compute for floats,
 //! i32 wrapping arithmetic for integers, and the exact f64 round trip that defines casts).
 //! [`Data`] is a host buffer seen as a slice of its element type; buffers that are not
-//! aligned for the type (never the case for `accel-cpu`'s 8-byte aligned storage) are copied
+//! aligned for the type (never the case for `accel-cpu`'s cache-line-aligned storage) are copied
 //! once instead of failing.
 
 use accel_core::DType;

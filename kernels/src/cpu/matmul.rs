@@ -98,7 +98,7 @@ impl ProductBody for Run<'_, '_> {
         if dst.len().saturating_mul(k.max(1)) < SERIAL_MACS {
             dst.chunks_mut(m * n).enumerate().for_each(|(bi, c)| one(bi, c));
         } else {
-            par::chunks(dst, m * n, one);
+            par::outer_chunks(dst, m * n, one);
         }
         Ok(())
     }

@@ -1,15 +1,16 @@
-//! CPU kernels: every [`Op`] on host memory, parallel with rayon.
+//! CPU kernels: every [`Op`] on host memory, parallel on the caller's thread plus a rayon pool.
 //!
-//! [`execute`] runs in the *current* rayon pool (the `accel-cpu` backend installs its own,
-//! sized by `ACCEL_NUM_THREADS`), or all on the calling thread inside [`par::serial`] (what a
-//! one-thread backend does). Inputs are whole host buffers plus the canonical views core
-//! documents, with any strides; see each module for its op:
+//! [`execute`] runs on the calling thread; its parallel loops ([`par`]) share work with the
+//! pool [`par::with_pool`] names (what the `accel-cpu` backend does, sized by
+//! `ACCEL_NUM_THREADS`), else with the current rayon pool, or stay on the calling thread
+//! inside [`par::serial`] (what a one-thread backend does). Inputs are whole host buffers
+//! plus the canonical views core documents, with any strides; see each module for its op:
 //!
 //! - `isa`: the instruction set, detected once (`ACCEL_CPU_ISA` forces one); `arch/`: the
 //!   microkernel families per ISA (AVX-512 f32 FMA / bf16 `vdpbf16ps` / int8 `vpdpbusd`,
 //!   AVX2 f32 / AVX-VNNI, NEON f32, portable f32 / i32), each an `MR × NR` register tile over
 //!   its packed formats; `gemm` / `pack`: the BLIS-style driver (cache-sized k and column
-//!   blocks, shared packed B, per-task packed A, rayon tasks over C) with the epilogue
+//!   blocks, shared packed B, per-task packed A, parallel tasks over C) with the epilogue
 //!   finished in the tile store (`epilogue`: alpha/beta, bias, residual, activation,
 //!   requantization, rounding); small products read their operands in place.
 //! - `matmul`: batched matmul over the GEMM, parallel over batch and tiles.
@@ -41,12 +42,14 @@ mod gemm;
 pub mod isa;
 mod kernel;
 mod layout;
+mod linebuf;
 mod matmul;
 mod pack;
 pub mod par;
 mod patches;
 mod reduce;
 pub mod stream;
+mod team;
 mod transpose;
 
 use crate::{HostIn, HostOut};
@@ -54,7 +57,7 @@ use accel_core::{DType, Error, Op, Result};
 use dtype::Elem;
 use layout::Layout;
 
-/// Runs `op` on host memory in the current rayon pool.
+/// Runs `op` on host memory (threads: see the module docs).
 ///
 /// `inputs` follow the operand order of the op's descriptor; `out` is the output operand.
 /// Returns [`Error::Unsupported`] for op variants or dtype combinations it does not know

@@ -19,7 +19,6 @@ use super::{DenseFn, input, unsupported, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::{ReduceDesc, ReduceOp, SoftmaxDesc};
 use accel_core::{Op, Result};
-use rayon::prelude::*;
 
 /// Outputs advanced together in the column-reduction path.
 const LANES: usize = 64;
@@ -188,14 +187,13 @@ impl ReduceJob<'_> {
             let blocks = count.div_ceil(TASK);
             for (q, d) in dst.iter_mut().enumerate() {
                 let base = self.kept.offset_of(q);
-                let parts: Vec<R::A> = (0..blocks)
-                    .into_par_iter()
-                    .map(|b| {
-                        let start = b * TASK;
-                        self.one(r, s, base, start, TASK.min(count - start), r.init())
-                    })
-                    .collect();
-                let a = parts.into_iter().fold(r.init(), |a, p| r.merge(a, p));
+                let mut parts: Vec<(usize, Option<R::A>)> = (0..blocks).map(|b| (b, None)).collect();
+                par::for_each_mut(&mut parts, |(b, part)| {
+                    let start = *b * TASK;
+                    *part = Some(self.one(r, s, base, start, TASK.min(count - start), r.init()));
+                });
+                // Merged in block order, whichever thread computed each.
+                let a = parts.into_iter().filter_map(|(_, p)| p).fold(r.init(), |a, p| r.merge(a, p));
                 *d = O::from_f64(r.finish(a, count));
             }
             return;

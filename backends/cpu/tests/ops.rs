@@ -330,3 +330,38 @@ fn conv_of_an_empty_input_sees_only_padding() -> Result<()> {
     }
     Ok(())
 }
+
+/// Several threads calling ops on one multi-thread device at once: every op's parallel
+/// loops share the same pool's helpers, and each result must match a one-thread device.
+#[test]
+fn concurrent_callers_share_one_pool() -> Result<()> {
+    let (pooled, single) =
+        (Device::new(accel_cpu::CpuBackend::with_threads(3)), Device::new(accel_cpu::CpuBackend::with_threads(1)));
+    // Large enough that the products run in parallel (over a million multiply-adds).
+    let (m, k, n) = (200, 170, 180);
+    let (a, b) = (vals(m * k, 1), vals(k * n, 2));
+    let (ba, bb) = (vals(3 * 96 * 96, 3), vals(96 * 96, 4));
+    let long = vals(2 * 300_000, 5);
+    let run = |d: &Device| -> Result<Vec<Vec<f32>>> {
+        let mm = ops::matmul(&Tensor::from_slice(d, &[m, k], &a)?, &Tensor::from_slice(d, &[k, n], &b)?)?;
+        let bm = ops::matmul(&Tensor::from_slice(d, &[3, 96, 96], &ba)?, &Tensor::from_slice(d, &[96, 96], &bb)?)?;
+        let sum = ops::reduce(&Tensor::from_slice(d, &[2, 300_000], &long)?, ReduceOp::Sum, &[1], false)?;
+        Ok(vec![mm.to_vec::<f32>()?, bm.to_vec::<f32>()?, sum.to_vec::<f32>()?])
+    };
+    let want = run(&single)?;
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| -> Result<()> {
+                    for _ in 0..5 {
+                        for (got, want) in run(&pooled)?.iter().zip(&want) {
+                            close(got, want, 1e-4);
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| w.join().expect("a caller thread panicked"))
+    })
+}

@@ -216,7 +216,8 @@ struct Task<F: Family> {
 
 /// Splits C into tasks: row ranges (whole MR panels) when there are enough rows for every
 /// thread, else rows × column ranges (whole NR panels). One task per thread: four per thread,
-/// claimed as threads come, measured no faster on two threads (128³–512³) and slower at 128³.
+/// claimed as threads arrive, measured no faster on two threads at 256³–512³ and slower at
+/// 128³.
 fn plan<F: Family>(m: usize, n: usize, threads: usize) -> Vec<Task<F>> {
     let (rp, cp) = (m.div_ceil(F::MR), n.div_ceil(F::NR));
     let row_splits = rp.min(threads).max(1);

@@ -94,8 +94,8 @@ struct SendPtr<T>(*mut T);
 // SAFETY: only used by `for_each_mut` / `chunks_init`, whose members access disjoint parts.
 unsafe impl<T: Send> Sync for SendPtr<T> {}
 
-/// `f(i, chunk)` for every `size`-element chunk of `dst` (a zero `size` counts as 1), in parallel when
-/// more than one thread may run.
+/// `f(i, chunk)` for every `size`-element chunk of `dst` (a zero `size` counts as 1), in
+/// parallel when more than one thread may run.
 pub(crate) fn chunks<T: Send>(dst: &mut [T], size: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
     chunks_init(dst, size, || (), |_, i, c| f(i, c));
 }

@@ -12,9 +12,9 @@
 //! - **Execution** locks every distinct buffer of an op once, in address order (so concurrent
 //!   ops on crossing buffers cannot deadlock): read locks on inputs, the write lock on the
 //!   output. It then runs [`accel_kernels::cpu::execute`] on the calling thread, with the
-//!   backend's own rayon pool helping in its parallel loops
-//!   ([`par::with_pool`](accel_kernels::cpu::par::with_pool): the caller works instead of
-//!   sleeping while the pool works). All math lives in `accel-kernels`; this crate is glue.
+//!   backend's own rayon pool helping in its parallel loops ([`par::with_pool`]: the caller
+//!   works instead of sleeping while the pool works). All math lives in `accel-kernels`;
+//!   this crate is glue.
 //! - **Threads**: the calling thread and the pool's workers share each op; the pool has
 //!   `ACCEL_NUM_THREADS` threads (default: every core the OS reports), and an op uses that
 //!   many in all. If the pool cannot be built, ops run on rayon's global pool.

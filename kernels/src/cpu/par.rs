@@ -1,7 +1,7 @@
 //! The kernels' parallel loops. Three ways to run, decided per thread:
 //!
 //! - inside [`with_pool`] (what the `accel-cpu` backend does for each op): on the calling
-//!   thread, with the pool's workers joining as helpers ([`team`](super::team)); the caller
+//!   thread, with the pool's workers joining as helpers (the private `team` module); the caller
 //!   never sleeps while the pool works, which on small ops was most of the time;
 //! - on a rayon worker (kernels called from inside a pool): rayon's iterators;
 //! - inside [`serial`], or within one index of a loop: all on this thread. Loops do not nest:

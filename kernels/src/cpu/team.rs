@@ -46,8 +46,7 @@ unsafe impl Send for Loop {}
 // SAFETY: as above.
 unsafe impl Sync for Loop {}
 
-/// The indices one member claims: each is counted done when the next is asked for, or when
-/// the iterator is dropped (also while unwinding, so a panic cannot hang the caller).
+/// The indices one member claims: each is counted done when the next is asked for.
 pub(crate) struct Claims<'l> {
     l: &'l Loop,
     current: bool,
@@ -69,18 +68,12 @@ impl Claims<'_> {
             self.l.done.fetch_add(1, Ordering::Release);
         }
     }
-}
 
-impl Drop for Claims<'_> {
-    fn drop(&mut self) {
+    /// After a panic: counts the unfinished index and every unclaimed one as done, so the
+    /// caller's wait ends even when no other member is left to claim them.
+    fn abandon(&mut self) {
         self.finish_current();
-        // A member that stopped early (a panic) leaves its unclaimed share to nobody: claim
-        // and count the rest so the caller's wait ends.
-        loop {
-            let i = self.l.next.fetch_add(1, Ordering::Relaxed);
-            if i >= self.l.count {
-                break;
-            }
+        while self.l.next.fetch_add(1, Ordering::Relaxed) < self.l.count {
             self.l.done.fetch_add(1, Ordering::Release);
         }
     }
@@ -91,7 +84,7 @@ impl Loop {
     fn member(&self, body: &Body<'_>) {
         let mut claims = Claims { l: self, current: false };
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| body(&mut claims))) {
-            drop(claims);
+            claims.abandon();
             self.panic.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(p);
         }
     }

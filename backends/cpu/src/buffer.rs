@@ -17,9 +17,9 @@ pub(crate) struct Line([u64; 8]);
 
 /// A zero-initialised host allocation of `len` bytes.
 ///
-/// Storage is a `Vec` of whole cache lines (hence 64-byte aligned) behind a [`RwLock`]: ops take read locks on
-/// their inputs and the write lock on their output; reads and writes from the host take the
-/// matching lock for the length of the copy.
+/// Storage is a `Vec` of whole cache lines (hence 64-byte aligned) behind a [`RwLock`]: ops
+/// take read locks on their inputs and the write lock on their output; reads and writes from
+/// the host take the matching lock for the length of the copy.
 #[derive(Debug)]
 pub struct CpuBuffer {
     words: RwLock<Vec<Line>>,

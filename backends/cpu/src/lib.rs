@@ -230,8 +230,8 @@ impl Backend for CpuBackend {
             HostOut { bytes: out_buf.bytes_mut(out_words), view: operands.output.view, dtype: operands.output.dtype };
         let run = || accel_kernels::cpu::execute_on(self.isa, op, &inputs, out);
         match &self.pool {
-            // A one-thread backend, and a tiny product on any, run on the caller's thread:
-            // handing the op to a pool thread and waiting for it costs a wake-up each way.
+            // A one-thread backend, and a tiny product on any, run on the caller's thread
+            // alone: starting helpers for a tiny product costs more than they save.
             Some(pool) if pool.current_num_threads() == 1 || is_tiny(op) => par::serial(run)?,
             Some(pool) => par::with_pool(pool, run)?,
             None => run()?,

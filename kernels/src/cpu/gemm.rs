@@ -395,10 +395,11 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
                     pack_one((pj, &mut *out));
                     b_sums::<F>(out, F::NR.min(n - pj * F::NR), s);
                 };
-                let mut jobs: Vec<_> = bp.chunks_mut(panel_len).enumerate().zip(col_sums.chunks_mut(F::NR)).collect();
+                let jobs = bp.chunks_mut(panel_len).enumerate().zip(col_sums.chunks_mut(F::NR));
                 if serial {
-                    jobs.into_iter().for_each(sums);
+                    jobs.for_each(sums);
                 } else {
+                    let mut jobs: Vec<_> = jobs.collect();
                     par::for_each_mut(&mut jobs, |((pj, out), s)| sums(((*pj, &mut **out), &mut **s)));
                 }
             } else if serial {

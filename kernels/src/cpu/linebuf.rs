@@ -9,8 +9,9 @@ use std::ops::{Deref, DerefMut};
 /// Bytes per cache line (every x86-64 and aarch64 core we target).
 const LINE: usize = 64;
 
-/// Zero-initialised `len` elements of `T` at a 64-byte-aligned address.
-#[derive(Debug, Default)]
+/// `len` elements of `T` at a 64-byte-aligned address (zero when first allocated; a resize
+/// that reuses the allocation keeps whatever was there).
+#[derive(Debug)]
 pub(crate) struct LineBuf<T> {
     store: Vec<T>,
     start: usize,

@@ -187,13 +187,13 @@ impl ReduceJob<'_> {
             let blocks = count.div_ceil(TASK);
             for (q, d) in dst.iter_mut().enumerate() {
                 let base = self.kept.offset_of(q);
-                let mut parts: Vec<(usize, Option<R::A>)> = (0..blocks).map(|b| (b, None)).collect();
-                par::for_each_mut(&mut parts, |(b, part)| {
-                    let start = *b * TASK;
-                    *part = Some(self.one(r, s, base, start, TASK.min(count - start), r.init()));
+                let mut parts: Vec<Option<R::A>> = (0..blocks).map(|_| None).collect();
+                par::chunks(&mut parts, 1, |b, part| {
+                    let start = b * TASK;
+                    part[0] = Some(self.one(r, s, base, start, TASK.min(count - start), r.init()));
                 });
                 // Merged in block order, whichever thread computed each.
-                let a = parts.into_iter().filter_map(|(_, p)| p).fold(r.init(), |a, p| r.merge(a, p));
+                let a = parts.into_iter().flatten().fold(r.init(), |a, p| r.merge(a, p));
                 *d = O::from_f64(r.finish(a, count));
             }
             return;

@@ -1,7 +1,8 @@
 //! All-reduce over MPI in the nccl-tests style, beside raw `MPI_Allreduce` through the same
-//! binding (rsmpi) on the same buffers' sizes: `mpirun -n 4 allreduce_bench [max_bytes]`.
+//! binding (rsmpi) on the same buffers' sizes: `mpirun -n 4 allreduce_bench [max_bytes [rounds]]`.
 //! f32 sum; sizes 8 B .. max_bytes (default 64 MiB) by ×8, plus max_bytes. Each variant runs
-//! in rounds interleaved with the others (raw, out-of-place, in-place); the fastest round's
+//! in rounds (default 3; more rounds steady the ratio on an oversubscribed or shared machine)
+//! interleaved with the others (raw, out-of-place, in-place); the fastest round's
 //! mean time per call counts, as the slowest rank saw it. Every size is checked once.
 //! GB = 1e9 B; busbw = algbw × 2(n−1)/n.
 
@@ -13,7 +14,7 @@ use mpi::traits::CommunicatorCollectives;
 use std::process::ExitCode;
 use std::time::Instant;
 
-const ROUNDS: usize = 3;
+const DEFAULT_ROUNDS: usize = 3;
 
 fn iters(bytes: usize) -> usize {
     (((256usize << 20) / bytes.max(1)).clamp(3, 200)) / 2 + 2
@@ -27,6 +28,8 @@ fn slowest(world: &SimpleCommunicator, secs: f64) -> f64 {
 
 fn main() -> ExitCode {
     let max_bytes: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(64 << 20);
+    let rounds: usize =
+        std::env::args().nth(2).and_then(|s| s.parse().ok()).filter(|&r| r > 0).unwrap_or(DEFAULT_ROUNDS);
     accel_mpi::run(|mpi| {
         let dev = accel_cpu::device();
         let comm = mpi.world(&dev);
@@ -65,7 +68,7 @@ fn main() -> ExitCode {
             let x = Tensor::from_slice(&dev, &[count], &send)?;
             let y = Tensor::zeros(&dev, &[count], DType::F32)?;
             let mut best = [f64::INFINITY; 3];
-            for _ in 0..ROUNDS {
+            for _ in 0..rounds {
                 for (v, slot) in best.iter_mut().enumerate() {
                     // warm-up call, then k timed calls
                     let call = |recv: &mut [f32]| -> Result<()> {

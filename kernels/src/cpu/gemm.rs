@@ -28,7 +28,7 @@ use super::epilogue::{At, ChanAxis};
 use super::isa::{self, Isa};
 use super::kernel::Acc;
 use super::linebuf::LineBuf;
-use super::pack::{MatSrc, ToAcc, a_len, a_sums, b_len, b_sums, pack_a, pack_b_panel};
+use super::pack::{MatSrc, ToAcc, a_len, a_sums, b_len, b_sums, pack_a, pack_b_panel, pack_b_panels};
 use super::par;
 use super::unsupported;
 use accel_core::{Op, Result};
@@ -378,7 +378,7 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
     let acc: Shared<F::V> =
         if scratch.is_empty() { Shared(out.ptr.0.cast::<F::V>()) } else { Shared(scratch.as_mut_ptr()) };
     let panels = n.div_ceil(F::NR);
-    let mut bpack = LineBuf::<F::PB>::zeroed(if b_in.is_some() { 0 } else { b_len::<F>(blk.kc, n) });
+    let mut bpack = LineBuf::<F::PB>::with_len(if b_in.is_some() { 0 } else { b_len::<F>(blk.kc, n) });
     let mut col_sums = vec![0i32; if F::CORRECTED { panels * F::NR } else { 0 }];
     for pass in 0..blk.passes {
         let p0 = pass * blk.kc;
@@ -402,10 +402,18 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
                     let mut jobs: Vec<_> = jobs.collect();
                     par::for_each_mut(&mut jobs, |((pj, out), s)| sums(((*pj, &mut **out), &mut **s)));
                 }
-            } else if serial {
-                bp.chunks_mut(panel_len).enumerate().for_each(pack_one);
             } else {
-                par::chunks(bp, panel_len, |pj, out| pack_one((pj, out)));
+                // Whole groups of panels per job, packed row by row (see `pack_b_panels`).
+                let jobs = if serial { 1 } else { 2 * par::threads() };
+                let per = panels.div_ceil(jobs).max(1);
+                let group = |g: usize, out: &mut [F::PB]| {
+                    pack_b_panels::<F, B>(p.b, enc[1], p0..p0 + kc, g * per * F::NR, n, panel_len, out)
+                };
+                if serial {
+                    group(0, bp);
+                } else {
+                    par::chunks(bp, panel_len * per, group);
+                }
             }
         }
         let last = pass + 1 == blk.passes;
@@ -533,16 +541,31 @@ impl<F: Family> InPlaceB<F> {
             .then(|| InPlaceB { b: Shared(data.as_ptr().wrapping_add(base).cast::<F::PB>().cast_mut()), rsb })
     }
 
-    /// B in place in a large product when its rows are contiguous and all of it fits in L2,
-    /// where the tiles re-read it from cache: packing would only copy it. (Measured: 512³
-    /// 96 -> 102 GFLOP/s in place; beyond L2, at 1024³ and 2048³, packed is 2–4% faster.)
+    /// B in place in a large product when its rows are contiguous, all of it fits in L2,
+    /// where the tiles re-read it from cache (packing would only copy it), and its row stride
+    /// spreads a panel's rows over the L1 sets as the family asks
+    /// ([`Family::IN_PLACE_B_SPREAD`]). (Measured: 512³ 96 -> 102 GFLOP/s in place on Zen 5
+    /// with AVX-512; beyond L2, at 1024³ and 2048³, packed is 2–4% faster.)
     fn large<A: MatSrc, B: MatSrc>(p: &Product<'_, A, B>) -> Option<InPlaceB<F>> {
         let bytes = p.k.saturating_mul(p.n).saturating_mul(std::mem::size_of::<F::PB>());
         if !direct_for::<F, B::T, F::PB>() || bytes > isa::caches().l2 {
             return None;
         }
-        Self::of(p.b, p.n)
+        let b = Self::of(p.b, p.n)?;
+        let row_bytes = b.rsb * std::mem::size_of::<F::PB>();
+        (p.k <= 1 || row_offsets_mod_4k(row_bytes) >= F::IN_PLACE_B_SPREAD).then_some(b)
     }
+}
+
+/// Distinct offsets modulo 4 KiB of rows `row_bytes` apart: how many L1 set groups a column
+/// strip of such rows can use (L1 sets repeat every 4 KiB on the cores we tune for).
+fn row_offsets_mod_4k(row_bytes: usize) -> usize {
+    const PAGE: usize = 4096;
+    let mut g = (PAGE, row_bytes % PAGE);
+    while g.1 != 0 {
+        g = (g.1, g.0 % g.1);
+    }
+    PAGE / g.0
 }
 
 /// Both operands in place for a small product (m, n, k ≤ SMALL_DIM): no packing at all.

@@ -105,3 +105,14 @@ fn avx2_madd_family_matches_the_definition() {
         }
     }
 }
+
+#[test]
+fn row_offsets_count_the_distinct_strides_modulo_4k() {
+    assert_eq!(row_offsets_mod_4k(4096), 1);
+    assert_eq!(row_offsets_mod_4k(8192), 1);
+    assert_eq!(row_offsets_mod_4k(1024), 4);
+    assert_eq!(row_offsets_mod_4k(768), 16);
+    assert_eq!(row_offsets_mod_4k(1536), 8);
+    assert_eq!(row_offsets_mod_4k(1028), 1024);
+    assert_eq!(row_offsets_mod_4k(4), 1024);
+}

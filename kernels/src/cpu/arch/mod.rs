@@ -111,6 +111,10 @@ pub(crate) trait Family: Send + Sync + 'static {
     /// True when the family has [`Family::tile_direct`] (small products skip packing).
     const DIRECT: bool = false;
 
+    /// The fewest distinct row offsets modulo 4 KiB that B's row stride must give before a
+    /// large product reads B in place (see `gemm`'s `InPlaceB::large`); 0: any stride.
+    const IN_PLACE_B_SPREAD: usize = 0;
+
     /// Computes one tile straight from unpacked operands (KG = 1): A element `(i, p)` at
     /// `a[i·rsa + p·csa]` for `i < io.mr`, B row `p` at `b[p·rsb..]` (`io.nr` contiguous
     /// columns), `kc` steps. Families without it do nothing (see [`Family::DIRECT`]).

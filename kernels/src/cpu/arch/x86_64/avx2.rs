@@ -61,10 +61,14 @@ impl Family for F32 {
     ) {
         // SAFETY: forwarded from the caller (operands, io pointers, AVX2 + FMA present).
         unsafe {
+            // An edge of at most 8 columns computes one vector column, half the FMAs (a
+            // 49-pixel plane's fourth panel holds 1 column).
             if io.nr == NR {
-                f32_tile_direct::<true>(kc, a, rsa, csa, b, rsb, io)
+                f32_tile_direct::<true, 2>(kc, a, rsa, csa, b, rsb, io)
+            } else if io.nr <= 8 {
+                f32_tile_direct::<false, 1>(kc, a, rsa, csa, b, rsb, io)
             } else {
-                f32_tile_direct::<false>(kc, a, rsa, csa, b, rsb, io)
+                f32_tile_direct::<false, 2>(kc, a, rsa, csa, b, rsb, io)
             }
         }
     }
@@ -203,7 +207,7 @@ unsafe fn f32_tile(kg: usize, a: *const f32, b: *const f32, io: &TileIo<f32>) {
 /// (computed, never stored) and B columns past `io.nr` are masked off (`FULL`: all NR valid),
 /// so nothing outside the operands is read.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn f32_tile_direct<const FULL: bool>(
+unsafe fn f32_tile_direct<const FULL: bool, const V: usize>(
     kc: usize,
     a: *const f32,
     rsa: usize,
@@ -214,26 +218,26 @@ unsafe fn f32_tile_direct<const FULL: bool>(
 ) {
     let rows: [*const f32; MR] = std::array::from_fn(|i| a.wrapping_add(i.min(io.mr.max(1) - 1) * rsa));
     let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    let masks: [__m256i; 2] =
+    let masks: [__m256i; V] =
         std::array::from_fn(|v| _mm256_cmpgt_epi32(_mm256_set1_epi32(io.nr.saturating_sub(8 * v) as i32), lanes));
-    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    let mut acc = [[_mm256_setzero_ps(); V]; MR];
     for p in 0..kc {
         let bp = b.wrapping_add(p * rsb);
         // SAFETY: B row p holds io.nr readable columns; masked-off lanes are not accessed.
-        let bv = unsafe {
-            if FULL {
-                [_mm256_loadu_ps(bp), _mm256_loadu_ps(bp.add(8))]
-            } else {
-                [_mm256_maskload_ps(bp, masks[0]), _mm256_maskload_ps(bp.wrapping_add(8), masks[1])]
-            }
-        };
+        let bv: [__m256; V] = std::array::from_fn(|v| unsafe {
+            if FULL { _mm256_loadu_ps(bp.add(8 * v)) } else { _mm256_maskload_ps(bp.wrapping_add(8 * v), masks[v]) }
+        });
         for (row, &ra) in acc.iter_mut().zip(&rows) {
             // SAFETY: element (min(i, mr - 1), p) of A is readable.
             let ai = _mm256_set1_ps(unsafe { *ra.add(p * csa) });
-            row[0] = _mm256_fmadd_ps(ai, bv[0], row[0]);
-            row[1] = _mm256_fmadd_ps(ai, bv[1], row[1]);
+            for (r, &bv) in row.iter_mut().zip(&bv) {
+                *r = _mm256_fmadd_ps(ai, bv, *r);
+            }
         }
     }
+    // Columns past V vectors are not valid (io.nr <= 8·V): zero is never stored.
+    let acc: [[__m256; 2]; MR] =
+        std::array::from_fn(|i| std::array::from_fn(|v| acc[i].get(v).copied().unwrap_or(_mm256_setzero_ps())));
     // SAFETY: forwarded from the caller.
     unsafe { store_f32(&acc, io) }
 }

@@ -208,6 +208,8 @@ struct Task<F: Family> {
     c0: usize,
     cols: usize,
     a: LineBuf<F::PA>,
+    /// The task's own packed B block (`kc × nc`) when B is packed per task (see `run_erased`).
+    b: LineBuf<F::PB>,
     /// Row sums of the encoded A rows over all k blocks so far (VNNI corrections).
     a_sums: Vec<i32>,
     /// The raw tile and its finished form for the generic epilogue.
@@ -215,12 +217,16 @@ struct Task<F: Family> {
 }
 
 /// Splits C into tasks: row ranges (whole MR panels) when there are enough rows for every
-/// thread, else rows × column ranges (whole NR panels). One task per thread: four per thread,
+/// thread, else rows × column ranges (whole NR panels); column ranges alone when C is wide
+/// (at least 4× as many column panels as row panels). One task per thread: four per thread,
 /// claimed as threads arrive, measured no faster on two threads at 256³–512³ and slower at
 /// 128³.
 fn plan<F: Family>(m: usize, n: usize, threads: usize) -> Vec<Task<F>> {
     let (rp, cp) = (m.div_ceil(F::MR), n.div_ceil(F::NR));
-    let row_splits = rp.min(threads).max(1);
+    // Wide products (a convolution's few output channels over many pixels) split columns
+    // only, so each task packs just its own columns of B (see `run_erased`).
+    let wide = !F::CORRECTED && cp >= 4 * rp && cp >= threads;
+    let row_splits = if wide { 1 } else { rp.min(threads).max(1) };
     let col_splits = threads.div_ceil(row_splits).min(cp).max(1);
     let mut tasks = Vec::with_capacity(row_splits * col_splits);
     for ri in 0..row_splits {
@@ -236,6 +242,7 @@ fn plan<F: Family>(m: usize, n: usize, threads: usize) -> Vec<Task<F>> {
                     c0,
                     cols: c1 - c0,
                     a: LineBuf::new(),
+                    b: LineBuf::new(),
                     a_sums: Vec::new(),
                     raw: Vec::new(),
                 });
@@ -358,6 +365,7 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
             acc,
             out,
             bpack: &[],
+            own_b: false,
             col_add: None,
             a_in: Some(a_in),
             b_in: Some(b_in),
@@ -378,18 +386,23 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
     let acc: Shared<F::V> =
         if scratch.is_empty() { Shared(out.ptr.0.cast::<F::V>()) } else { Shared(scratch.as_mut_ptr()) };
     let panels = n.div_ceil(F::NR);
-    let mut bpack = LineBuf::<F::PB>::with_len(if b_in.is_some() { 0 } else { b_len::<F>(blk.kc, n) });
+    // Tasks that own all rows of their columns pack their B blocks themselves, one L2-sized
+    // block at a time just before its tiles (packed into cache, read back from cache); tasks
+    // that share columns share one B packed up front.
+    let own_b = b_in.is_none() && !F::CORRECTED && tasks.iter().all(|t| t.rows == m);
+    let shared_b = b_in.is_none() && !own_b;
+    let mut bpack = LineBuf::<F::PB>::with_len(if shared_b { b_len::<F>(blk.kc, n) } else { 0 });
     let mut col_sums = vec![0i32; if F::CORRECTED { panels * F::NR } else { 0 }];
     for pass in 0..blk.passes {
         let p0 = pass * blk.kc;
         let kc = blk.kc.min(k - p0.min(k));
         let panel_len = kc.div_ceil(F::KG) * F::NR * F::KG;
-        let bp = &mut bpack[..if b_in.is_some() { 0 } else { panel_len * panels }];
+        let bp = &mut bpack[..if shared_b { panel_len * panels } else { 0 }];
         let pack_one = |(pj, out): (usize, &mut [F::PB])| {
             let j0 = pj * F::NR;
             pack_b_panel::<F, B>(p.b, enc[1], p0, kc, j0, F::NR.min(n - j0), out);
         };
-        if panel_len > 0 {
+        if panel_len > 0 && shared_b {
             if F::CORRECTED {
                 let sums = |((pj, out), s): ((usize, &mut [F::PB]), &mut [i32])| {
                     pack_one((pj, &mut *out));
@@ -442,6 +455,7 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
             acc,
             out,
             bpack: &bpack,
+            own_b,
             col_add,
             a_in,
             b_in,
@@ -469,6 +483,8 @@ struct Pass<'p, 'q, A, B, F: Family> {
     acc: Shared<F::V>,
     out: Out,
     bpack: &'p [F::PB],
+    /// Each task packs its own B blocks (into `Task::b`) instead of reading `bpack`.
+    own_b: bool,
     col_add: Option<Vec<F::V>>,
     /// Operands read in place instead of packed (see [`InPlaceA`], [`InPlaceB`]).
     a_in: Option<InPlaceA<F>>,
@@ -635,13 +651,19 @@ impl<A: MatSrc, B: MatSrc, F: Family> Pass<'_, '_, A, B, F> {
         let (a_panel, b_panel) = (kg * mr * F::KG, kg * nr * F::KG);
         let c_end = t.c0 + t.cols;
         for jc in (t.c0..c_end).step_by(self.blk.nc) {
+            let jc_end = c_end.min(jc + self.blk.nc);
+            if self.own_b {
+                t.b.resize((jc_end - jc).div_ceil(nr) * b_panel);
+                pack_b_panels::<F, B>(self.p.b, self.enc[1], self.p0..self.p0 + self.kc, jc, jc_end, b_panel, &mut t.b);
+            }
+            let (b_block, b_first) = if self.own_b { (t.b.as_ptr(), jc) } else { (self.bpack.as_ptr(), 0) };
             for pi in 0..t.rows.div_ceil(mr) {
                 let i0 = t.r0 + pi * mr;
                 let mrv = mr.min(t.r0 + t.rows - i0);
                 let ap = t.a.as_ptr().wrapping_add(pi * a_panel);
-                for j0 in (jc..c_end.min(jc + self.blk.nc)).step_by(nr) {
+                for j0 in (jc..jc_end).step_by(nr) {
                     let nrv = nr.min(n - j0);
-                    let bp = self.bpack.as_ptr().wrapping_add(j0 / nr * b_panel);
+                    let bp = b_block.wrapping_add((j0 - b_first) / nr * b_panel);
                     let at = i0 * n + j0;
                     let prev = if self.first { std::ptr::null() } else { self.acc.0.wrapping_add(at).cast_const() };
                     let mut io =

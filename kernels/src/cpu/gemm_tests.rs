@@ -116,3 +116,52 @@ fn row_offsets_count_the_distinct_strides_modulo_4k() {
     assert_eq!(row_offsets_mod_4k(1028), 1024);
     assert_eq!(row_offsets_mod_4k(4), 1024);
 }
+
+impl TileEpi<f32, f32> for RawEpi {
+    fn reads_prev(&self) -> bool {
+        false
+    }
+    fn apply(&self, t: Tile, acc: &mut [f32], dst: &mut [f32], ld: usize) {
+        for (i, row) in acc.chunks_exact(t.cols).take(t.rows).enumerate() {
+            dst[i * ld..i * ld + t.cols].copy_from_slice(row);
+        }
+    }
+    fn fast(&self) -> Option<FastPlan<'_, f32>> {
+        None
+    }
+}
+
+/// Small integers: every f32 product and sum below is exact, so any summation order agrees.
+fn ints(len: usize, seed: usize) -> Vec<f32> {
+    (0..len).map(|i| ((i * 7 + seed * 13) % 9) as f32 - 4.0).collect()
+}
+
+/// `A (m × k) · B (k × n)` of exact small integers on f32 family `F`, against the definition.
+fn check_f32<F: Family<V = f32, PA = f32, PB = f32>>(isa: Isa, (m, n, k): (usize, usize, usize)) {
+    let (a, b) = (ints(m * k, 1), ints(k * n, 2));
+    let (am, bm) =
+        (StridedMat { data: &a[..], base: 0, rs: k, cs: 1 }, StridedMat { data: &b[..], base: 0, rs: n, cs: 1 });
+    let p = Product { isa, a: &am, b: &bm, m, n, k, za: 0, zb: 0 };
+    let mut got = vec![f32::NAN; m * n];
+    run::<F, _, _, f32, _>(&p, &mut got, &RawEpi { fast: false }, [0, 0]);
+    for i in 0..m {
+        for j in 0..n {
+            let want: f32 = (0..k).map(|q| a[i * k + q] * b[q * n + j]).sum();
+            assert_eq!(got[i * n + j], want, "{}: ({m}, {n}, {k}) at ({i}, {j})", std::any::type_name::<F>());
+        }
+    }
+}
+
+#[test]
+fn f32_families_pack_wide_and_deep_products_per_task() {
+    // Wide products (columns-only tasks packing their own B blocks), several k blocks, edge
+    // panels of 1..16 columns, and a square one (shared B).
+    let shapes = [(7, 300, 1100), (3, 1000, 70), (13, 77, 2100), (70, 70, 70)];
+    for shape in shapes {
+        check_f32::<scalar::ScalarF32>(Isa::Scalar, shape);
+        #[cfg(target_arch = "x86_64")]
+        if isa::features().supports(Isa::Avx2) {
+            check_f32::<crate::cpu::arch::x86_64::avx2::F32>(Isa::Avx2, shape);
+        }
+    }
+}

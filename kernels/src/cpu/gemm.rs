@@ -106,7 +106,8 @@ pub(crate) trait GemmAcc: Acc {
     fn gemm<A: MatSrc, B: MatSrc, T: Elem, E: TileEpi<Self, T>>(p: &Product<'_, A, B>, dst: &mut [T], epi: &E);
 }
 
-fn is<X: 'static, Y: 'static>() -> bool {
+/// True when `X` and `Y` are the same type.
+pub(crate) fn is<X: 'static, Y: 'static>() -> bool {
     TypeId::of::<X>() == TypeId::of::<Y>()
 }
 
@@ -387,8 +388,9 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
         if scratch.is_empty() { Shared(out.ptr.0.cast::<F::V>()) } else { Shared(scratch.as_mut_ptr()) };
     let panels = n.div_ceil(F::NR);
     // Tasks that own all rows of their columns pack their B blocks themselves, one L2-sized
-    // block at a time just before its tiles (packed into cache, read back from cache); tasks
-    // that share columns share one B packed up front.
+    // block at a time just before its tiles, which then read it from cache (level with one
+    // shared B on one thread, and no cross-thread packing); tasks that share columns share
+    // one B packed up front.
     let own_b = b_in.is_none() && !F::CORRECTED && tasks.iter().all(|t| t.rows == m);
     let shared_b = b_in.is_none() && !own_b;
     let mut bpack = LineBuf::<F::PB>::with_len(if shared_b { b_len::<F>(blk.kc, n) } else { 0 });

@@ -9,16 +9,16 @@ struct RawEpi {
     fast: bool,
 }
 
-impl TileEpi<i32, i32> for RawEpi {
+impl<V: Copy + Sync> TileEpi<V, V> for RawEpi {
     fn reads_prev(&self) -> bool {
         false
     }
-    fn apply(&self, t: Tile, acc: &mut [i32], dst: &mut [i32], ld: usize) {
+    fn apply(&self, t: Tile, acc: &mut [V], dst: &mut [V], ld: usize) {
         for (i, row) in acc.chunks_exact(t.cols).take(t.rows).enumerate() {
             dst[i * ld..i * ld + t.cols].copy_from_slice(row);
         }
     }
-    fn fast(&self) -> Option<FastPlan<'_, i32>> {
+    fn fast(&self) -> Option<FastPlan<'_, V>> {
         self.fast.then_some(FastPlan {
             alpha: 1.0,
             bias: None,
@@ -115,20 +115,6 @@ fn row_offsets_count_the_distinct_strides_modulo_4k() {
     assert_eq!(row_offsets_mod_4k(1536), 8);
     assert_eq!(row_offsets_mod_4k(1028), 1024);
     assert_eq!(row_offsets_mod_4k(4), 1024);
-}
-
-impl TileEpi<f32, f32> for RawEpi {
-    fn reads_prev(&self) -> bool {
-        false
-    }
-    fn apply(&self, t: Tile, acc: &mut [f32], dst: &mut [f32], ld: usize) {
-        for (i, row) in acc.chunks_exact(t.cols).take(t.rows).enumerate() {
-            dst[i * ld..i * ld + t.cols].copy_from_slice(row);
-        }
-    }
-    fn fast(&self) -> Option<FastPlan<'_, f32>> {
-        None
-    }
 }
 
 /// Small integers: every f32 product and sum below is exact, so any summation order agrees.

@@ -13,8 +13,8 @@
 
 use super::arch::Family;
 use super::dtype::Elem;
+use super::gemm::is;
 use half::{bf16, f16};
-use std::any::TypeId;
 
 /// Conversion of a storage element into an accumulator value for the direct (non-GEMM) loops
 /// of depthwise and transposed convolution.
@@ -255,10 +255,10 @@ fn pack_b_groups<F: Family, S: MatSrc>(src: &S, p: i32, r0: usize, kc: usize, j0
 }
 
 /// Packs consecutive `NR`-column panels of `panel_len` elements each (`out` holds whole
-/// panels): source rows `rows` (the k block), columns from `j0` up to `n`. For families that take single k
-/// values, each source row is read once across all the panels' columns (a contiguous run in
-/// place, else gathered into a row buffer: one [`MatSrc::row_into`] per row instead of one
-/// per row and panel) and its `NR`-wide pieces go to their panels. Read panel by panel
+/// panels): source rows `rows` (the k block), columns from `j0` up to `n`. For families that
+/// take single k values, each source row is read once across all the panels' columns (a
+/// contiguous run in place, else gathered into a row buffer: one [`MatSrc::row_into`] per row
+/// instead of one per row and panel) and its `NR`-wide pieces go to their panels. Read panel by panel
 /// instead, a plain matrix is walked down a column strip, one row stride per step, and the
 /// hardware prefetcher gives up at every page (Zen 3, 512³: packing took 8 % of the product);
 /// a convolution's patches paid a gather call per 16 pixels.
@@ -289,7 +289,7 @@ pub(crate) fn pack_b_panels<F: Family, S: MatSrc>(
     }
     // f32 into an f32 family encodes as itself: whole pieces are copied (vector moves; the
     // generic per-element encoding compiled to scalar moves, 27 % of a 64 × 3136 × 576 product).
-    let plain = TypeId::of::<S::T>() == TypeId::of::<f32>() && TypeId::of::<F::PB>() == TypeId::of::<f32>();
+    let plain = is::<S::T, f32>() && is::<F::PB, f32>();
     let mut gathered: Vec<S::T> = Vec::new();
     for kk in 0..kc {
         let run = match src.row_run(r0 + kk, j0, cols) {
@@ -305,7 +305,7 @@ pub(crate) fn pack_b_panels<F: Family, S: MatSrc>(
             if plain {
                 dst.copy_from_slice(bytemuck::cast_slice(piece));
             } else if piece.len() == 16 {
-                // Fixed 16-element pieces: inlined vector moves instead of a memcpy call.
+                // A fixed length lets the compiler unroll the conversion.
                 for e in 0..16 {
                     dst[e] = F::enc_b(piece[e], p);
                 }
@@ -340,22 +340,7 @@ pub(crate) fn pack_b_panel<F: Family, S: MatSrc>(
     if src.row_run(r0, j0, w).is_some() {
         for kk in 0..kc {
             if let Some(run) = src.row_run(r0 + kk, j0, w) {
-                if kg == 1 {
-                    // Fixed 16-element chunks: inlined vector moves instead of a memcpy call
-                    // per panel row.
-                    let row = &mut out[kk * nr..kk * nr + w];
-                    let (mut oc, mut rc) = (row.chunks_exact_mut(16), run.chunks_exact(16));
-                    for (o, r) in (&mut oc).zip(&mut rc) {
-                        for e in 0..16 {
-                            o[e] = F::enc_b(r[e], p);
-                        }
-                    }
-                    for (o, &x) in oc.into_remainder().iter_mut().zip(rc.remainder()) {
-                        *o = F::enc_b(x, p);
-                    }
-                } else {
-                    run.iter().enumerate().for_each(|(j, &x)| out[at(kk, j)] = F::enc_b(x, p));
-                }
+                run.iter().enumerate().for_each(|(j, &x)| out[at(kk, j)] = F::enc_b(x, p));
             }
         }
     } else if src.col_run(r0, j0, kc).is_some() {

@@ -6,13 +6,19 @@
 //!
 //! ```text
 //! for each k block (kc, sized so an A micro-panel fits in L1):
-//!     pack the whole B block (kc × n) into NR-column panels, in parallel   -- shared, L3
+//!     if tasks split rows: pack the whole B block (kc × n) into NR-column
+//!         panels, row by row, in parallel                                  -- shared, L3
 //!     for each task (a range of rows × columns of C), in parallel:
 //!         pack its A rows (rows × kc) into MR-row panels                   -- private
 //!         for each column block of nc columns (kc × nc of B fits in L2):
+//!             if the task owns all rows: pack this B block                 -- private, L2
 //!             for each A panel (L1):  for each B panel (streams from L2):
 //!                 microkernel → MR × NR tile of C
 //! ```
+//!
+//! Row-major A, and B when it fits in L2 at a stride that spreads over the L1 sets, are read
+//! in place instead of packed (`InPlaceA`, `InPlaceB`). Packing buffers are recycled
+//! (`LineBuf`).
 //!
 //! Partial sums of earlier k blocks live in the output itself when it has the accumulator's
 //! type (f32 for floats, i32 for int8) and the epilogue does not read it, else in a scratch

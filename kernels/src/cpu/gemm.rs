@@ -406,15 +406,13 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
         let kc = blk.kc.min(k - p0.min(k));
         let panel_len = kc.div_ceil(F::KG) * F::NR * F::KG;
         let bp = &mut bpack[..if shared_b { panel_len * panels } else { 0 }];
-        let pack_one = |(pj, out): (usize, &mut [F::PB])| {
-            let j0 = pj * F::NR;
-            pack_b_panel::<F, B>(p.b, enc[1], p0, kc, j0, F::NR.min(n - j0), out);
-        };
         if panel_len > 0 && shared_b {
             if F::CORRECTED {
+                // Panel by panel, each with its column sums.
                 let sums = |((pj, out), s): ((usize, &mut [F::PB]), &mut [i32])| {
-                    pack_one((pj, &mut *out));
-                    b_sums::<F>(out, F::NR.min(n - pj * F::NR), s);
+                    let w = F::NR.min(n - pj * F::NR);
+                    pack_b_panel::<F, B>(p.b, enc[1], p0, kc, pj * F::NR, w, out);
+                    b_sums::<F>(out, w, s);
                 };
                 let jobs = bp.chunks_mut(panel_len).enumerate().zip(col_sums.chunks_mut(F::NR));
                 if serial {

@@ -140,8 +140,10 @@ fn check_f32<F: Family<V = f32, PA = f32, PB = f32>>(isa: Isa, (m, n, k): (usize
 
 #[test]
 fn f32_families_pack_wide_and_deep_products_per_task() {
-    // Wide products (columns-only tasks packing their own B blocks), several k blocks, edge
-    // panels of 1..16 columns, and a square one (shared B).
+    // Wide products whose tasks split columns and pack their own B blocks (7 × 300,
+    // 3 × 1000); k past one block (1100, 2100); edge panels of 12, 8 (the half-width AVX2
+    // tile, B read in place) and 13 columns; row-split tasks sharing one packed B (13 × 77
+    // on two threads) and a square product (B in place on AVX2).
     let shapes = [(7, 300, 1100), (3, 1000, 70), (13, 77, 2100), (70, 70, 70)];
     for shape in shapes {
         check_f32::<scalar::ScalarF32>(Isa::Scalar, shape);

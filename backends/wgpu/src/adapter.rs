@@ -27,6 +27,7 @@ pub fn open_all() -> (Vec<WgpuBackend>, Vec<String>) {
     let (mut backends, mut notes) = (Vec::new(), Vec::new());
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let dot4 = instance.wgsl_language_features().contains(wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct);
     let filter = std::env::var(ADAPTER_ENV).ok().map(|f| f.to_lowercase()).filter(|f| !f.is_empty());
     for (index, adapter) in adapters.into_iter().enumerate() {
         let info = adapter.get_info();
@@ -36,7 +37,7 @@ pub fn open_all() -> (Vec<WgpuBackend>, Vec<String>) {
             notes.push(format!("adapter {:?} skipped: {ADAPTER_ENV}={f:?}", info.name));
             continue;
         }
-        match WgpuBackend::open(index, &adapter) {
+        match WgpuBackend::open(index, &adapter, dot4) {
             Ok(b) => backends.push(b),
             Err(e) => notes.push(format!("adapter {:?} could not be opened: {e}", info.name)),
         }

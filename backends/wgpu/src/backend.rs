@@ -74,6 +74,8 @@ pub struct WgpuBackend {
     dummy: wgpu::Buffer,
     max_binding: u64,
     max_groups: u32,
+    /// Packed 4x8-bit dot products in WGSL (the int8 tiled matmul).
+    dot4: bool,
     tiled_matmul: AtomicBool,
     fast_conv: AtomicBool,
     gpu_timing: AtomicBool,
@@ -104,7 +106,8 @@ fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
 
 impl WgpuBackend {
     /// Opens adapter number `index` with its own limits.
-    pub(crate) fn open(index: usize, adapter: &wgpu::Adapter) -> Result<WgpuBackend> {
+    /// `dot4` says whether the instance's WGSL front end offers packed 4x8-bit dot products.
+    pub(crate) fn open(index: usize, adapter: &wgpu::Adapter, dot4: bool) -> Result<WgpuBackend> {
         let ainfo = adapter.get_info();
         let limits = adapter.limits();
         let wanted = wgpu::Features::TIMESTAMP_QUERY;
@@ -168,6 +171,7 @@ impl WgpuBackend {
             dummy,
             max_binding,
             max_groups: limits.max_compute_workgroups_per_dimension.max(1),
+            dot4,
             tiled_matmul: AtomicBool::new(true),
             fast_conv: AtomicBool::new(true),
             gpu_timing: AtomicBool::new(std::env::var(TIMESTAMPS_ENV).is_ok_and(|v| v == "1")),
@@ -186,9 +190,10 @@ impl WgpuBackend {
         self.max_groups
     }
 
-    /// Chooses the matmul kernel for float dtypes: the tiled one (the default, where the shape
-    /// allows) or, with `false`, the generic one-invocation-per-output kernel. For A/B
-    /// benchmarks and tests; results agree within the contract's tolerance either way.
+    /// Chooses the matmul kernel: the tiled one (the default, where the shape allows; for int8,
+    /// where WGSL offers packed 4x8-bit dot products) or, with `false`, the generic
+    /// one-invocation-per-output kernel. For A/B benchmarks and tests; float results agree
+    /// within the contract's tolerance either way, int8 results bit for bit.
     pub fn set_tiled_matmul(&self, on: bool) {
         self.tiled_matmul.store(on, Ordering::Relaxed);
     }
@@ -478,6 +483,7 @@ impl Backend for WgpuBackend {
             tiled_matmul: self.tiled_matmul.load(Ordering::Relaxed),
             fast_conv: self.fast_conv.load(Ordering::Relaxed),
             max_groups: self.max_groups,
+            dot4: self.dot4,
         };
         let kernel = lower(op, out_numel, inner, low).ok_or_else(|| Error::Unsupported {
             op: op.kind().name(),

@@ -141,7 +141,7 @@ mod tests {
         }
     }
 
-    const LOW: Lowering = Lowering { tiled_matmul: true, fast_conv: true, max_groups: 65535 };
+    const LOW: Lowering = Lowering { tiled_matmul: true, fast_conv: true, max_groups: 65535, dot4: true };
 
     #[test]
     fn paths_follow_the_shape() {

@@ -20,7 +20,10 @@
 //! - Float matmul (f32, and f16/bf16 computed in f32) runs a tiled kernel: 64x64 output tiles
 //!   per workgroup staged through workgroup memory, 4x4 outputs per invocation, the fused
 //!   epilogue on store (k up to `accel_kernels::wgsl::TILED_MAX_K`;
-//!   [`WgpuBackend::set_tiled_matmul`] switches it off for A/B runs).
+//!   [`WgpuBackend::set_tiled_matmul`] switches it off for A/B runs). Int8 matmul (i8 x i8,
+//!   u8 x i8, zero points) runs the same tiling on WGSL's packed 4x8-bit dot products
+//!   (`dot4I8Packed`, where the WGSL front end offers them), bit-identical to the generic
+//!   kernel.
 //! - Forward float convolution runs as an implicit GEMM (the tiled matmul's scheme, the input
 //!   gathered straight into workgroup memory, no im2col buffer) or, for depthwise layers, a
 //!   kernel staging each output tile's input region in workgroup memory; transposed and int8

@@ -29,6 +29,8 @@ pub(crate) struct Lowering {
     pub(crate) fast_conv: bool,
     /// The adapter's workgroups per grid dimension.
     pub(crate) max_groups: u32,
+    /// WGSL's packed 4x8-bit dot products are available (int8 matmuls use the tiled kernel).
+    pub(crate) dot4: bool,
 }
 
 fn unary_expr(op: UnaryOp, int: bool) -> String {
@@ -126,7 +128,7 @@ pub(crate) fn epilogue_head(e: &EpilogueDesc, acc: DType, int: bool, transposed:
 /// The tiled kernel's grid for `d`, when it applies: float math, 0 < k <= TILED_MAX_K, and a
 /// grid inside the adapter's per-dimension limit.
 fn tiled_grid(d: &MatmulDesc, low: Lowering) -> Option<[u32; 3]> {
-    if !low.tiled_matmul || d.is_int8() || d.k == 0 || d.k > wgsl::TILED_MAX_K || d.m == 0 || d.n == 0 {
+    if !low.tiled_matmul || (d.is_int8() && !low.dot4) || d.k == 0 || d.k > wgsl::TILED_MAX_K || d.m == 0 || d.n == 0 {
         return None;
     }
     let dims = [d.n.div_ceil(wgsl::TILED_TILE), d.m.div_ceil(wgsl::TILED_TILE), d.batch_count()];
@@ -157,8 +159,27 @@ fn matmul(d: &MatmulDesc, low: Lowering) -> Kernel {
     let mut extra = vec![0];
     extra.extend(scales);
     let groups = tiled_grid(d, low);
-    let body = if groups.is_some() { wgsl::MATMUL_TILED } else { wgsl::MATMUL };
+    let (head, body) = match groups {
+        Some(_) if int => (head + &int8_consts(d), wgsl::MATMUL_INT8),
+        Some(_) => (head, wgsl::MATMUL_TILED),
+        None => (head, wgsl::MATMUL),
+    };
     Kernel { source: assemble(&head, &[wgsl::EPILOGUE, body]), header, extra, invocations: n, groups }
+}
+
+/// The int8 tiled kernel's constants (see `matmul_int8.wgsl`): operand signedness, which
+/// operand of a mixed u8 x i8 pair is flipped into i8 range, and whether the row sums of a
+/// and the column sums of b have nonzero coefficients (zero points, flips).
+fn int8_consts(d: &MatmulDesc) -> String {
+    let (a_u8, b_u8) = (d.dtype == DType::U8, d.b_dtype == DType::U8);
+    let (flip_a, flip_b) = (a_u8 && !b_u8, b_u8 && !a_u8);
+    let (za, zb) = d.zero_points;
+    let row_coef = i64::from(flip_b) * 128 != i64::from(zb);
+    let col_coef = i64::from(flip_a) * 128 != i64::from(za);
+    format!(
+        "const A_U8: bool = {a_u8};\nconst B_U8: bool = {b_u8};\nconst FLIP_A: bool = {flip_a};\n\
+         const FLIP_B: bool = {flip_b};\nconst ROW_COEF: bool = {row_coef};\nconst COL_COEF: bool = {col_coef};\n"
+    )
 }
 
 /// The kernel for `op`; `out_numel` is the output's element count and `inner` the length of

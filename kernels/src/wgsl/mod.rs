@@ -5,8 +5,8 @@
 //! inputs 0..3 and the output at slot 4, then kernel extras), bindings 1..4 the inputs and 5
 //! the output, all raw `u32` words holding the host byte image of the tensor. A kernel is the
 //! host-generated prelude (dtype loads/stores, op constants) + [`COMMON`] (+ [`EPILOGUE`]) +
-//! its body; workgroups are 64 invocations folded over x and y, except the tiled matmul
-//! ([`MATMUL_TILED`]) and the implicit-GEMM convolution ([`CONV_GEMM`]), whose 16x16
+//! its body; workgroups are 64 invocations folded over x and y, except the tiled matmuls
+//! ([`MATMUL_TILED`], [`MATMUL_INT8`]) and the implicit-GEMM convolution ([`CONV_GEMM`]), whose 16x16
 //! workgroups each own a 64x64 output tile, and the depthwise convolution
 //! ([`CONV_DEPTHWISE`]), whose 8x8 workgroups each own one tile of one output plane.
 
@@ -25,6 +25,10 @@ pub const MATMUL: &str = include_str!("matmul.wgsl");
 /// Tiled batched matmul for float math: 64x64 workgroup tiles staged in workgroup memory,
 /// 4x4 outputs per invocation (16x16 workgroups, dispatched over (n/64, m/64, batch)).
 pub const MATMUL_TILED: &str = include_str!("matmul_tiled.wgsl");
+/// Tiled batched int8 matmul (i8 x i8, u8 x u8, u8 x i8 with zero points) on WGSL's packed
+/// 4x8-bit dot products: the tiles of [`MATMUL_TILED`], k staged 64 at a time as words of four
+/// bytes, zero points and the u8 x i8 flip folded in through row and column sums.
+pub const MATMUL_INT8: &str = include_str!("matmul_int8.wgsl");
 /// Largest k the tiled matmul takes: its loops run about 17k/16 trips per invocation, and
 /// llvmpipe ends a loop after 65,535 trips in total (larger k goes to the generic kernel).
 pub const TILED_MAX_K: usize = 32768;

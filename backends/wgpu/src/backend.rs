@@ -485,7 +485,8 @@ impl Backend for WgpuBackend {
             max_groups: self.max_groups,
             dot4: self.dot4,
         };
-        let kernel = lower(op, out_numel, inner, low).ok_or_else(|| Error::Unsupported {
+        let dense = operands.output.view.is_contiguous() && operands.inputs.iter().all(|o| o.view.is_contiguous());
+        let kernel = lower(op, out_numel, inner, dense, low).ok_or_else(|| Error::Unsupported {
             op: op.kind().name(),
             dtype: op.dtype(),
             backend: "wgpu".into(),

@@ -87,8 +87,19 @@ pub(crate) fn assemble(head: &str, bodies: &[&str]) -> String {
     s
 }
 
-fn elementwise(head: String, apply: String, n: usize) -> Kernel {
-    let head = head + &apply;
+/// `ioff(v, i)`, the element offset of logical index `i` in view slot `v`: the view's base plus
+/// `i` when every operand is dense (row-major, no gaps: no per-dimension division), else the
+/// general strided walk `voff`.
+fn offsets(dense: bool) -> &'static str {
+    if dense {
+        "fn ioff(v: u32, i: u32) -> u32 { return vbase(v) + i; }\n"
+    } else {
+        "fn ioff(v: u32, i: u32) -> u32 { return voff(v, i); }\n"
+    }
+}
+
+fn elementwise(head: String, apply: String, n: usize, dense: bool) -> Kernel {
+    let head = head + offsets(dense) + &apply;
     let mut header = [0; wgsl::HEADER_WORDS];
     header[0] = n as u32;
     Kernel { source: assemble(&head, &[wgsl::ELEMENTWISE]), header, extra: Vec::new(), invocations: n, groups: None }
@@ -182,32 +193,34 @@ fn int8_consts(d: &MatmulDesc) -> String {
     )
 }
 
-/// The kernel for `op`; `out_numel` is the output's element count and `inner` the length of
-/// the reduced run (reduce) or row (softmax). `None` for ops this backend does not know.
-pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize, low: Lowering) -> Option<Kernel> {
+/// The kernel for `op`; `out_numel` is the output's element count, `inner` the length of the
+/// reduced run (reduce) or row (softmax), and `dense` true when every operand view is dense
+/// (row-major without gaps), so elementwise, reduce and softmax kernels index linearly.
+/// `None` for ops this backend does not know.
+pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize, dense: bool, low: Lowering) -> Option<Kernel> {
     Some(match op {
         Op::Unary(d) => {
             let int = !d.dtype.is_float();
             let apply = if int {
                 format!(
-                    "fn apply(i: u32, oe: u32) {{ let x = ldi0(voff(0u, i)); sti(oe, {}); }}\n",
+                    "fn apply(i: u32, oe: u32) {{ let x = ldi0(ioff(0u, i)); sti(oe, {}); }}\n",
                     unary_expr(d.op, true)
                 )
             } else {
                 format!(
-                    "fn apply(i: u32, oe: u32) {{ let x = ldf0(voff(0u, i)); stf(oe, {}); }}\n",
+                    "fn apply(i: u32, oe: u32) {{ let x = ldf0(ioff(0u, i)); stf(oe, {}); }}\n",
                     unary_expr(d.op, false)
                 )
             };
-            elementwise(prelude(&[d.dtype], d.dtype), apply, out_numel)
+            elementwise(prelude(&[d.dtype], d.dtype), apply, out_numel, dense)
         }
         Op::Binary(d) => {
             let (l, s) = if d.dtype.is_float() { ("ldf", "stf") } else { ("ldi", "sti") };
             let apply = format!(
-                "fn apply(i: u32, oe: u32) {{ let a = {l}0(voff(0u, i)); let b = {l}1(voff(1u, i)); {s}(oe, {}); }}\n",
+                "fn apply(i: u32, oe: u32) {{ let a = {l}0(ioff(0u, i)); let b = {l}1(ioff(1u, i)); {s}(oe, {}); }}\n",
                 binary_expr(d.op, !d.dtype.is_float())
             );
-            elementwise(prelude(&[d.dtype, d.dtype], d.dtype), apply, out_numel)
+            elementwise(prelude(&[d.dtype, d.dtype], d.dtype), apply, out_numel, dense)
         }
         Op::Cast(d) => {
             let body = match (d.from.is_float(), d.to.is_float()) {
@@ -220,8 +233,8 @@ pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize, low: Lowering) -> O
                 },
                 (false, false) => "sti(oe, clamp(ldi0(e), OUT_LO, OUT_HI));",
             };
-            let apply = format!("fn apply(i: u32, oe: u32) {{ let e = voff(0u, i); {body} }}\n");
-            elementwise(prelude(&[d.from], d.to), apply, out_numel)
+            let apply = format!("fn apply(i: u32, oe: u32) {{ let e = ioff(0u, i); {body} }}\n");
+            elementwise(prelude(&[d.from], d.to), apply, out_numel, dense)
         }
         Op::Reduce(d) => {
             let red = match d.op {
@@ -231,7 +244,8 @@ pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize, low: Lowering) -> O
                 ReduceOp::Mean => 3,
             };
             let head = prelude(&[d.dtype], d.out_dtype)
-                + &format!("const RED: u32 = {red}u;\nconst INT_MATH: bool = {};\n", !d.dtype.is_float());
+                + &format!("const RED: u32 = {red}u;\nconst INT_MATH: bool = {};\n", !d.dtype.is_float())
+                + offsets(dense);
             let mut header = [0; wgsl::HEADER_WORDS];
             header[0] = out_numel as u32;
             header[1] = inner as u32;
@@ -246,7 +260,7 @@ pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize, low: Lowering) -> O
         }
         Op::Softmax(d) => {
             let rows = out_numel.checked_div(inner).unwrap_or(0);
-            let head = prelude(&[d.dtype], d.dtype) + &format!("const LOG: bool = {};\n", d.log);
+            let head = prelude(&[d.dtype], d.dtype) + &format!("const LOG: bool = {};\n", d.log) + offsets(dense);
             let mut header = [0; wgsl::HEADER_WORDS];
             header[0] = rows as u32;
             header[1] = inner as u32;

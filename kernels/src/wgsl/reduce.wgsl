@@ -27,7 +27,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         if (RED == 1u) { acc = -2147483647 - 1; }
         if (RED == 2u) { acc = 2147483647; }
         for (var r = lid; r < r_len; r = r + 64u) {
-            let x = ldi0(voff(0u, o * r_len + r));
+            let x = ldi0(ioff(0u, o * r_len + r));
             if (RED == 1u) { acc = max(acc, x); } else if (RED == 2u) { acc = min(acc, x); } else { acc = acc + x; }
             let nlo = lo + bitcast<u32>(x);
             hi = hi + select(0, -1, x < 0) + select(0, 1, nlo < lo);
@@ -44,7 +44,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // infinity of the other sign does not turn into NaN.
         var inf = 0u;
         for (var r = lid; r < r_len; r = r + 64u) {
-            let x = ldf0(voff(0u, o * r_len + r));
+            let x = ldf0(ioff(0u, o * r_len + r));
             if (RED == 1u) {
                 acc = fmax_(acc, x);
             } else if (RED == 2u) {
@@ -60,7 +60,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     workgroupBarrier();
     if (lid != 0u) { return; }
-    let oe = voff(4u, o);
+    let oe = ioff(4u, o);
     if (INT_MATH) {
         var acc = part_i[0];
         var lo = part_lo[0];

@@ -10,17 +10,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let len = pu(1u);
     var m = bitcast<f32>(0xff800000u);
     for (var j0 = 0u; j0 < len; j0 = j0 + CHUNK) {
-        for (var j = j0; j < min(len, j0 + CHUNK); j = j + 1u) { m = fmax_(m, ldf0(voff(0u, row * len + j))); }
+        for (var j = j0; j < min(len, j0 + CHUNK); j = j + 1u) { m = fmax_(m, ldf0(ioff(0u, row * len + j))); }
     }
     var s: f32 = 0.0;
     for (var j0 = 0u; j0 < len; j0 = j0 + CHUNK) {
-        for (var j = j0; j < min(len, j0 + CHUNK); j = j + 1u) { s = s + exp(ldf0(voff(0u, row * len + j)) - m); }
+        for (var j = j0; j < min(len, j0 + CHUNK); j = j + 1u) { s = s + exp(ldf0(ioff(0u, row * len + j)) - m); }
     }
     let ls = log(s);
     for (var j0 = 0u; j0 < len; j0 = j0 + CHUNK) {
     for (var j = j0; j < min(len, j0 + CHUNK); j = j + 1u) {
-        let d = ldf0(voff(0u, row * len + j)) - m;
-        if (LOG) { stf(voff(4u, row * len + j), d - ls); } else { stf(voff(4u, row * len + j), exp(d) / s); }
+        let d = ldf0(ioff(0u, row * len + j)) - m;
+        if (LOG) { stf(ioff(4u, row * len + j), d - ls); } else { stf(ioff(4u, row * len + j), exp(d) / s); }
     }
     }
 }

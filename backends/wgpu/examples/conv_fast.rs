@@ -1,12 +1,15 @@
 //! A/B benchmark of the wgpu convolution kernels on the first adapter (lavapipe in CI): the
 //! fast paths (implicit GEMM; the depthwise kernel for groups = channels) against the generic
 //! one-invocation-per-output kernel, on the same adapter in the same run, over a few
-//! ResNet-50 and MobileNet-v2 layers (batch 1, NCHW, f32).
+//! ResNet-50 and MobileNet-v2 layers (batch 1, NCHW, f32; or int8: u8 input with zero point 3,
+//! i8 weights, i32 output, where the fast path is the implicit GEMM on packed dot products and
+//! depthwise layers stay generic).
 //!
-//! `cargo run --release -p accel-wgpu --example conv_fast [rounds] [filter]` (default 5 rounds;
-//! `filter` keeps the layers whose name contains it). Each round times one convolution per
-//! kernel, interleaved, each ending when the device is idle; the best round of each is
-//! reported, with GFLOP/s and the ratio. Both results are compared once before timing.
+//! `cargo run --release -p accel-wgpu --example conv_fast [rounds] [filter] [f32|u8]`
+//! (default 5 rounds, every layer, f32; `filter` keeps the layers whose name contains it).
+//! Each round times one convolution per kernel, interleaved, each ending when the device is
+//! idle; the best round of each is reported, with GFLOP/s (GOP/s) and the ratio. Both results
+//! are compared once before timing (int8: bit for bit).
 
 use accel_core::ops::Conv2dOptions;
 use accel_core::{Device, Tensor, ops};
@@ -48,6 +51,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().map_or(Ok(5), |s| s.parse())?;
     let filter = args.next().unwrap_or_default();
+    let int8 = match args.next().as_deref() {
+        None | Some("f32") => false,
+        Some("u8") => true,
+        Some(other) => return Err(format!("dtype: expected f32 or u8, got {other}").into()),
+    };
     let (mut fast, notes) = accel_wgpu::open_all();
     let (mut generic, _) = accel_wgpu::open_all();
     if fast.is_empty() || generic.is_empty() {
@@ -57,22 +65,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let generic = generic.swap_remove(0);
     generic.set_fast_conv(false);
     let devs = [Device::new(fast.swap_remove(0)), Device::new(generic)];
-    println!("adapter: {}; batch 1, NCHW, f32; best of {rounds} interleaved rounds", devs[0].name());
+    let dtype = if int8 { "u8 x i8 -> i32" } else { "f32" };
+    println!("adapter: {}; batch 1, NCHW, {dtype}; best of {rounds} interleaved rounds", devs[0].name());
     println!("{:<36} {:>10} {:>8} {:>10} {:>8} {:>7}", "layer", "fast ms", "GFLOP/s", "generic ms", "GFLOP/s", "ratio");
     for &(name, c, o, hw, k, s, g) in LAYERS.iter().filter(|l| l.0.contains(filter.as_str())) {
-        let opts = Conv2dOptions { stride: [s, s], padding: [k / 2; 4], groups: g, ..Conv2dOptions::default() };
+        let zero_points = if int8 { (3, 0) } else { (0, 0) };
+        let opts =
+            Conv2dOptions { stride: [s, s], padding: [k / 2; 4], groups: g, zero_points, ..Conv2dOptions::default() };
         let (xd, wd) = (values(c * hw * hw, 1), values(o * (c / g) * k * k, 2));
         let mut inputs = Vec::new();
         let mut outs = Vec::new();
         for dev in &devs {
-            let x = Tensor::from_slice(dev, &[1, c, hw, hw], &xd)?;
-            let w = Tensor::from_slice(dev, &[o, c / g, k, k], &wd)?;
+            let (x, w) = if int8 {
+                let xq: Vec<u8> = xd.iter().map(|v| ((v + 1.0) * 127.5) as u8).collect();
+                let wq: Vec<i8> = wd.iter().map(|v| (v * 127.0) as i8).collect();
+                (Tensor::from_slice(dev, &[1, c, hw, hw], &xq)?, Tensor::from_slice(dev, &[o, c / g, k, k], &wq)?)
+            } else {
+                (Tensor::from_slice(dev, &[1, c, hw, hw], &xd)?, Tensor::from_slice(dev, &[o, c / g, k, k], &wd)?)
+            };
             // The check (and the pipeline compile, kept out of the timings).
-            outs.push(ops::conv2d(&x, &w, &opts)?.to_vec::<f32>()?);
+            let y = ops::conv2d(&x, &w, &opts)?;
+            outs.push(if int8 { y.to_vec::<i32>()?.iter().map(|&v| v as f32).collect() } else { y.to_vec::<f32>()? });
             inputs.push((x, w));
         }
         for (i, (a, b)) in outs[0].iter().zip(&outs[1]).enumerate() {
-            if (a - b).abs() > 1e-4 * (1.0 + b.abs()) {
+            if (a - b).abs() > if int8 { 0.0 } else { 1e-4 * (1.0 + b.abs()) } {
                 return Err(format!("{name}: element {i}: fast {a}, generic {b}").into());
             }
         }

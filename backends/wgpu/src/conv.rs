@@ -1,16 +1,18 @@
 //! Lowering of convolutions to one of three kernels:
 //! - **depthwise** (`conv_depthwise.wgsl`): forward float math with groups = C = O, when the
 //!   input region under one output tile fits the kernel's workgroup memory;
-//! - **implicit GEMM** (`conv_gemm.wgsl`): every other forward float convolution whose
-//!   reduction length K = (C/g)·kH·kW is at most `TILED_MAX_K` and whose grid fits;
-//! - **generic** (`conv.wgsl`, one invocation per output): transposed convolutions, the int8
-//!   path, and whatever the two fast kernels cannot take (or every case, with the fast paths
+//! - **implicit GEMM** (`conv_gemm.wgsl`, or `conv_int8.wgsl` on packed 4x8-bit dot products
+//!   for int8): every other forward convolution whose reduction length K = (C/g)·kH·kW is at
+//!   most `TILED_MAX_K` and whose grid fits (int8: not depthwise, where a 64-row tile would
+//!   hold one channel, and only where WGSL offers the packed dot products);
+//! - **generic** (`conv.wgsl`, one invocation per output): transposed convolutions, int8
+//!   depthwise, and whatever the fast kernels cannot take (or every case, with the fast paths
 //!   switched off by [`crate::WgpuBackend::set_fast_conv`]).
 //!
 //! All three read core's canonical NCHW views through their strides, so NHWC data (a permuted
 //! view) needs no copy, and all three apply the fused epilogue on store.
 
-use crate::ops::{Kernel, Lowering, assemble, epilogue_head};
+use crate::ops::{Kernel, Lowering, assemble, epilogue_head, int8_consts};
 use crate::prelude::prelude;
 use accel_core::DType;
 use accel_core::op::ConvDesc;
@@ -41,7 +43,9 @@ fn fits(grid: [usize; 3], low: Lowering) -> Option<[u32; 3]> {
 
 /// The kernel `d` runs on under `low`.
 pub(crate) fn path(d: &ConvDesc, transposed: bool, low: Lowering) -> ConvPath {
-    if !low.fast_conv || transposed || d.is_int8() || !d.dtype.is_float() || d.groups == 0 {
+    let int8 = d.is_int8();
+    let other = !int8 && !d.dtype.is_float();
+    if !low.fast_conv || transposed || other || (int8 && (!low.dot4 || d.is_depthwise())) || d.groups == 0 {
         return ConvPath::Generic;
     }
     let [oh, ow] = d.output;
@@ -50,7 +54,7 @@ pub(crate) fn path(d: &ConvDesc, transposed: bool, low: Lowering) -> ConvPath {
     if pixels == 0 || d.out_channels == 0 || kh == 0 || kw == 0 {
         return ConvPath::Generic;
     }
-    if d.is_depthwise() {
+    if d.is_depthwise() && !int8 {
         // Two outputs per invocation along an axis wider than one 8-wide tile, else one; a
         // region too large for workgroup memory tries one output per invocation, then gives up.
         let want = |o: usize| if o > 8 { 2 } else { 1 };
@@ -99,6 +103,14 @@ pub(crate) fn conv(d: &ConvDesc, transposed: bool, low: Lowering) -> Kernel {
     extra.extend(scales);
     let (body, groups) = match path(d, transposed, low) {
         ConvPath::Generic => (wgsl::CONV, None),
+        ConvPath::Gemm(grid) if int => {
+            header[1] = (d.in_per_group() * d.kernel[0] * d.kernel[1]) as u32;
+            // The GEMM's a is the weights (zero point .1), its b the gathered input (.0).
+            epi.push_str(&int8_consts(d.w_dtype, d.dtype, d.zero_points.1, d.zero_points.0));
+            let head = prelude(&dtypes, d.out_dtype) + &epi;
+            let source = assemble(&head, &[wgsl::EPILOGUE, wgsl::INT8, wgsl::CONV_INT8]);
+            return Kernel { source, header, extra, invocations: n, groups: Some(grid) };
+        }
         ConvPath::Gemm(grid) => {
             header[1] = (d.in_per_group() * d.kernel[0] * d.kernel[1]) as u32;
             (wgsl::CONV_GEMM, Some(grid))
@@ -159,11 +171,17 @@ mod tests {
         );
         // A dilation whose region cannot fit workgroup memory: the GEMM kernel (K = 9).
         assert!(matches!(path(&desc(4, 4, 4, 400, 3, 1, 60), false, LOW), ConvPath::Gemm(_)));
-        // Transposed, int8, switched off, or a grid past the limit: generic.
+        // int8: the GEMM kernel where packed dot products exist, except depthwise.
+        let int8 = |mut d: ConvDesc| {
+            (d.dtype, d.w_dtype, d.out_dtype) = (DType::U8, DType::I8, DType::I32);
+            d
+        };
+        assert_eq!(path(&int8(desc(64, 64, 1, 56, 3, 1, 1)), false, LOW), ConvPath::Gemm([49, 1, 1]));
+        assert_eq!(path(&int8(desc(32, 32, 32, 56, 3, 1, 1)), false, LOW), ConvPath::Generic);
+        let no_dot4 = Lowering { dot4: false, ..LOW };
+        assert_eq!(path(&int8(desc(64, 64, 1, 56, 3, 1, 1)), false, no_dot4), ConvPath::Generic);
+        // Transposed, switched off, or a grid past the limit: generic.
         assert_eq!(path(&desc(64, 64, 1, 56, 3, 1, 1), true, LOW), ConvPath::Generic);
-        let mut int8 = desc(64, 64, 1, 56, 3, 1, 1);
-        (int8.dtype, int8.w_dtype, int8.out_dtype) = (DType::I8, DType::I8, DType::I32);
-        assert_eq!(path(&int8, false, LOW), ConvPath::Generic);
         let off = Lowering { fast_conv: false, ..LOW };
         assert_eq!(path(&desc(64, 64, 1, 56, 3, 1, 1), false, off), ConvPath::Generic);
         let small = Lowering { max_groups: 16, ..LOW };

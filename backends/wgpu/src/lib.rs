@@ -24,13 +24,15 @@
 //!   u8 x i8, zero points) runs the same tiling on WGSL's packed 4x8-bit dot products
 //!   (`dot4I8Packed`, where the WGSL front end offers them), bit-identical to the generic
 //!   kernel.
+//! - Forward int8 convolution (not depthwise) runs as an implicit GEMM on the same packed dot
+//!   products (`conv_int8.wgsl`), a padding tap packed as the input's zero point.
 //! - Forward float convolution runs as an implicit GEMM (the tiled matmul's scheme, the input
 //!   gathered straight into workgroup memory, no im2col buffer) or, for depthwise layers, a
-//!   kernel staging each output tile's input region in workgroup memory; transposed and int8
+//!   kernel staging each output tile's input region in workgroup memory; transposed
 //!   convolutions, and shapes the fast kernels cannot take, run the generic kernel (see
 //!   `conv.rs`; [`WgpuBackend::set_fast_conv`] switches the fast paths off for A/B runs).
-//!   The other kernels are generic (one invocation per output element): correct on any view,
-//!   not yet tuned.
+//! - Elementwise, reduce and softmax kernels walk any strided view, and index linearly when
+//!   every operand is dense (no per-dimension division).
 
 #![forbid(unsafe_code)]
 

@@ -171,20 +171,24 @@ fn matmul(d: &MatmulDesc, low: Lowering) -> Kernel {
     extra.extend(scales);
     let groups = tiled_grid(d, low);
     let (head, body) = match groups {
-        Some(_) if int => (head + &int8_consts(d), wgsl::MATMUL_INT8),
+        Some(_) if int => {
+            let consts = int8_consts(d.dtype, d.b_dtype, d.zero_points.0, d.zero_points.1);
+            let source = assemble(&(head + &consts), &[wgsl::EPILOGUE, wgsl::INT8, wgsl::MATMUL_INT8]);
+            return Kernel { source, header, extra, invocations: n, groups };
+        }
         Some(_) => (head, wgsl::MATMUL_TILED),
         None => (head, wgsl::MATMUL),
     };
     Kernel { source: assemble(&head, &[wgsl::EPILOGUE, body]), header, extra, invocations: n, groups }
 }
 
-/// The int8 tiled kernel's constants (see `matmul_int8.wgsl`): operand signedness, which
-/// operand of a mixed u8 x i8 pair is flipped into i8 range, and whether the row sums of a
-/// and the column sums of b have nonzero coefficients (zero points, flips).
-fn int8_consts(d: &MatmulDesc) -> String {
-    let (a_u8, b_u8) = (d.dtype == DType::U8, d.b_dtype == DType::U8);
+/// The int8 tiled kernels' constants (see `matmul_int8.wgsl`) for a product of `a` (rows,
+/// zero point `za`) and `b` (columns, zero point `zb`): operand signedness, which operand of a
+/// mixed u8 x i8 pair is flipped into i8 range, and whether the row sums of a and the column
+/// sums of b have nonzero coefficients (zero points, flips).
+pub(crate) fn int8_consts(a: DType, b: DType, za: i32, zb: i32) -> String {
+    let (a_u8, b_u8) = (a == DType::U8, b == DType::U8);
     let (flip_a, flip_b) = (a_u8 && !b_u8, b_u8 && !a_u8);
-    let (za, zb) = d.zero_points;
     let row_coef = i64::from(flip_b) * 128 != i64::from(zb);
     let col_coef = i64::from(flip_a) * 128 != i64::from(za);
     format!(

@@ -12,32 +12,17 @@
 // (when COL_COEF, fa != za) beside the products. Padding bytes (past m, n or k) are 0 after
 // the flip, so they add nothing. i32 arithmetic wraps, as the generic kernel's does, and the
 // identity holds modulo 2^32, so results are bit-identical to it.
-// The prelude defines A_U8/B_U8 (operand dtypes), FLIP_A/FLIP_B and ROW_COEF/COL_COEF.
+// The prelude defines A_U8/B_U8 (operand dtypes), FLIP_A/FLIP_B and ROW_COEF/COL_COEF;
+// int8.wgsl the packed dot products.
 // Dispatch: (ceil(n/64), ceil(m/64), batch). Header and views as in matmul.wgsl.
 
 const TM: u32 = 64u;
 // k per stage, and its quads (words per row of a staged tile).
 const TK: u32 = 64u;
 const QK: u32 = 16u;
-const ONES: u32 = 0x01010101u;
-
 // ta[kq * 64 + r] = quad kq of row r of the a tile; tb[kq * 64 + c] = quad kq of column c.
 var<workgroup> ta: array<u32, 1024>;
 var<workgroup> tb: array<u32, 1024>;
-
-fn dot4(x: u32, y: u32) -> i32 {
-    if (A_U8 && B_U8 && !FLIP_A && !FLIP_B) { return bitcast<i32>(dot4U8Packed(x, y)); }
-    return dot4I8Packed(x, y);
-}
-// Sum of the four packed a' (or b') bytes in their packed signedness.
-fn sum_a(x: u32) -> i32 {
-    if (A_U8 && !FLIP_A) { return bitcast<i32>(dot4U8Packed(x, ONES)); }
-    return dot4I8Packed(x, ONES);
-}
-fn sum_b(x: u32) -> i32 {
-    if (B_U8 && !FLIP_B) { return bitcast<i32>(dot4U8Packed(x, ONES)); }
-    return dot4I8Packed(x, ONES);
-}
 
 // Byte of a[i][q] (0 outside), flipped into i8 range for a mixed pair.
 fn byte_a(base: u32, sm: u32, sk: u32, i: u32, q: u32, m: u32, k: u32) -> u32 {
@@ -69,13 +54,6 @@ fn row_b(base: u32, sk: u32, sn: u32, q: u32, j: u32, k: u32, n: u32) -> u32 {
     return byte_b(base, sk, sn, q, j, k, n) | (byte_b(base, sk, sn, q, j + 1u, k, n) << 8u)
         | (byte_b(base, sk, sn, q, j + 2u, k, n) << 16u) | (byte_b(base, sk, sn, q, j + 3u, k, n) << 24u);
 }
-// Byte c of each of four row words, as one column word.
-fn column(r0: u32, r1: u32, r2: u32, r3: u32, c: u32) -> u32 {
-    let s = c * 8u;
-    return ((r0 >> s) & 0xffu) | (((r1 >> s) & 0xffu) << 8u) | (((r2 >> s) & 0xffu) << 16u)
-        | (((r3 >> s) & 0xffu) << 24u);
-}
-
 fn put(bi: u32, i: u32, j: u32, v: i32, m: u32, n: u32) {
     if (i >= m || j >= n) { return; }
     let o = (bi * m + i) * n + j;

@@ -28,7 +28,10 @@ pub const MATMUL_TILED: &str = include_str!("matmul_tiled.wgsl");
 /// Tiled batched int8 matmul (i8 x i8, u8 x u8, u8 x i8 with zero points) on WGSL's packed
 /// 4x8-bit dot products: the tiles of [`MATMUL_TILED`], k staged 64 at a time as words of four
 /// bytes, zero points and the u8 x i8 flip folded in through row and column sums.
+/// Needs [`INT8`] before it.
 pub const MATMUL_INT8: &str = include_str!("matmul_int8.wgsl");
+/// Packed 4x8-bit dot products and byte sums shared by [`MATMUL_INT8`] and [`CONV_INT8`].
+pub const INT8: &str = include_str!("int8.wgsl");
 /// Largest k the tiled matmul takes: its loops run about 17k/16 trips per invocation, and
 /// llvmpipe ends a loop after 65,535 trips in total (larger k goes to the generic kernel).
 pub const TILED_MAX_K: usize = 32768;
@@ -40,6 +43,10 @@ pub const CONV: &str = include_str!("conv.wgsl");
 /// gathered into workgroup memory without an im2col buffer), dispatched over
 /// (ceil(N*oH*oW / 64), ceil((O/g) / 64), groups); K = (C/g)*kH*kW up to [`TILED_MAX_K`].
 pub const CONV_GEMM: &str = include_str!("conv_gemm.wgsl");
+/// Forward int8 convolution as an implicit GEMM on packed 4x8-bit dot products (the tiles of
+/// [`MATMUL_INT8`], the gather of [`CONV_GEMM`], a padding tap packed as the input's zero
+/// point); needs [`INT8`] before it. Dispatch and K limit as [`CONV_GEMM`].
+pub const CONV_INT8: &str = include_str!("conv_int8.wgsl");
 /// Depthwise forward float convolution: 8x8 workgroups over (tile, channel, image), each
 /// tile's input region staged in workgroup memory (at most [`DEPTHWISE_REGION`] elements);
 /// the prelude defines `PY`/`PX`, the outputs per invocation along y and x (1 or 2).

@@ -1,10 +1,12 @@
-//! The tiled int8 matmul (packed 4x8-bit dot products) against the generic kernel and a host
-//! sum: i8 x i8 and u8 x i8, zero points (including those that cancel the u8 flip), ragged
-//! and aligned shapes, a batch, strided and unaligned views, and the int epilogues. Integer
-//! results must agree bit for bit (i32 sums wrap alike in both).
+//! The int8 kernels on packed 4x8-bit dot products (tiled matmul, implicit-GEMM convolution)
+//! against the generic kernels and a host sum: i8 x i8 and u8 x i8, zero points (including
+//! those that cancel the u8 flip), ragged and aligned shapes, a batch, strided and unaligned
+//! views, padding, stride, dilation, groups, NHWC, and the int epilogues. Integer results
+//! must agree bit for bit (i32 sums wrap alike in both).
 
 use accel_core::op::Activation;
-use accel_core::ops::MatmulOptions;
+use accel_core::op::{DataLayout, Epilogue};
+use accel_core::ops::{Conv2dOptions, MatmulOptions};
 use accel_core::{DType, Device, Tensor, ops};
 use accel_wgpu::WgpuBackend;
 mod common;
@@ -155,6 +157,138 @@ fn tiled_int8_matmul_matches_the_generic_kernel_bit_for_bit() {
             let (za, zb) = c.zero_points;
             let host = (0..c.k).fold(0i32, |s, q| s.wrapping_add((a_at(q) - za).wrapping_mul(b_at(q) - zb)));
             assert_eq!(got[(bi * c.m + i) * c.n + j], host, "case {ci}: corner against the host");
+        }
+    }
+}
+
+/// One int8 convolution: input `[N, C, H, W]` (NCHW data; NHWC through a permuted view),
+/// weight `[O, C/g, kH, kW]`.
+struct ConvCase {
+    x: [usize; 4],
+    w: [usize; 4],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    padding: [usize; 4],
+    groups: usize,
+    x_u8: bool,
+    zero_points: (i32, i32),
+    nhwc: bool,
+    requant: bool,
+}
+
+fn conv_run(backend: WgpuBackend, c: &ConvCase, xb: &[u8], wb: &[u8], bias: &[i32]) -> Vec<i32> {
+    let dev = Device::new(backend);
+    let x = if c.x_u8 {
+        Tensor::from_slice(&dev, &c.x, xb).unwrap()
+    } else {
+        Tensor::from_slice(&dev, &c.x, &xb.iter().map(|&v| v as i8).collect::<Vec<_>>()).unwrap()
+    };
+    let (x, layout) =
+        if c.nhwc { (x.permute(&[0, 2, 3, 1]).unwrap(), DataLayout::Nhwc) } else { (x, DataLayout::Nchw) };
+    let w = Tensor::from_slice(&dev, &c.w, &wb.iter().map(|&v| v as i8).collect::<Vec<_>>()).unwrap();
+    let b = Tensor::from_slice(&dev, &[c.w[0]], bias).unwrap();
+    let epilogue =
+        if c.requant { Epilogue::new().bias(&b).requantize(vec![0.01], 5, DType::U8) } else { Epilogue::new() };
+    let opts = Conv2dOptions {
+        stride: c.stride,
+        padding: c.padding,
+        dilation: c.dilation,
+        groups: c.groups,
+        layout,
+        zero_points: c.zero_points,
+        epilogue,
+    };
+    let out = ops::conv2d(&x, &w, &opts).unwrap();
+    match out.dtype() {
+        DType::I32 => out.to_vec::<i32>().unwrap(),
+        DType::U8 => out.to_vec::<u8>().unwrap().into_iter().map(i32::from).collect(),
+        other => panic!("unexpected output dtype {other:?}"),
+    }
+}
+
+#[test]
+fn int8_convolution_on_packed_dots_matches_the_generic_kernel_bit_for_bit() {
+    let base = ConvCase {
+        x: [2, 16, 13, 11],
+        w: [24, 16, 3, 3],
+        stride: [1, 1],
+        dilation: [1, 1],
+        padding: [1; 4],
+        groups: 1,
+        x_u8: true,
+        zero_points: (0, 0),
+        nhwc: false,
+        requant: false,
+    };
+    let cases = [
+        // u8 input with its zero point: padding taps count as the zero point.
+        ConvCase { zero_points: (9, 0), ..base },
+        // i8 x i8 with both zero points, stride 2, dilation 2, asymmetric padding.
+        ConvCase {
+            x: [1, 5, 17, 19],
+            w: [6, 5, 3, 3],
+            stride: [2, 2],
+            dilation: [2, 2],
+            padding: [2, 1, 0, 3],
+            x_u8: false,
+            zero_points: (-7, 4),
+            ..base
+        },
+        // Groups, a 1x1 with K = 200 (aligned weight words), requantized to u8.
+        ConvCase {
+            x: [1, 200, 9, 10],
+            w: [70, 100, 1, 1],
+            groups: 2,
+            padding: [0; 4],
+            zero_points: (128, -3),
+            requant: true,
+            ..base
+        },
+        // NHWC through a permuted view, a 7x7 stem-like window.
+        ConvCase {
+            x: [1, 3, 23, 21],
+            w: [8, 3, 7, 7],
+            stride: [2, 1],
+            padding: [3; 4],
+            nhwc: true,
+            zero_points: (255, 127),
+            ..base
+        },
+    ];
+    for (ci, c) in cases.iter().enumerate() {
+        let (Some(fast), Some(generic)) = (backend("accel-wgpu int8"), backend("accel-wgpu int8")) else { return };
+        generic.set_fast_conv(false);
+        let xb = bytes(c.x.iter().product(), 31 + ci as u64, c.x_u8);
+        let wb = bytes(c.w.iter().product(), 41 + ci as u64, false);
+        let bias: Vec<i32> = (0..c.w[0] as i32).map(|o| o * 101 - 2000).collect();
+        let got = conv_run(fast, c, &xb, &wb, &bias);
+        let want = conv_run(generic, c, &xb, &wb, &bias);
+        assert!(!got.is_empty(), "case {ci}");
+        if let Some(e) = got.iter().zip(&want).position(|(x, y)| x != y) {
+            panic!("case {ci}, element {e}: fast {}, generic {}", got[e], want[e]);
+        }
+        // The first output (top-left, in the padding for padded cases) against a host sum.
+        if !c.requant && !c.nhwc {
+            let (za, zb) = c.zero_points;
+            let x_at = |ch: usize, y: isize, xx: isize| -> i32 {
+                if y < 0 || xx < 0 || y >= c.x[2] as isize || xx >= c.x[3] as isize {
+                    return za;
+                }
+                let v = xb[(ch * c.x[2] + y as usize) * c.x[3] + xx as usize];
+                if c.x_u8 { i32::from(v) } else { i32::from(v as i8) }
+            };
+            let mut host = 0i32;
+            for ch in 0..c.w[1] {
+                for i in 0..c.w[2] {
+                    for j in 0..c.w[3] {
+                        let y = (i * c.dilation[0]) as isize - c.padding[0] as isize;
+                        let xx = (j * c.dilation[1]) as isize - c.padding[2] as isize;
+                        let w = i32::from(wb[(ch * c.w[2] + i) * c.w[3] + j] as i8);
+                        host += (x_at(ch, y, xx) - za) * (w - zb);
+                    }
+                }
+            }
+            assert_eq!(got[0], host, "case {ci}: first output against the host");
         }
     }
 }

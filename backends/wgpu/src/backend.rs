@@ -1,6 +1,7 @@
-//! [`WgpuBackend`]: one opened adapter. Buffers, the pipeline cache, dispatch, readback and the
-//! error state (uncaptured validation / out-of-memory errors and device loss are recorded by
-//! wgpu's callbacks and returned by the next call).
+//! [`WgpuBackend`]: one opened adapter. Buffers, the pipeline cache, dispatch (one compute pass
+//! per op, one dispatch per piece `split.rs` plans), readback and the error state (uncaptured
+//! validation / out-of-memory errors and device loss are recorded by wgpu's callbacks and
+//! returned by the next call).
 
 use crate::buffer::{Pool, WgpuBuffer};
 use crate::ops::{Lowering, lower};

@@ -8,13 +8,15 @@
 //!   f32, rounded once to nearest even on store). Buffers go up to the adapter's
 //!   `max_buffer_size` ([`WgpuBackend::max_buffer_bytes`]; 2 GiB - 1 on lavapipe); a larger
 //!   tensor is refused with `Error::OutOfMemory` naming the op, the request and the limit.
+//!   Host writes and reads are queue writes and buffer copies, which no binding limit bounds.
 //! - **Work split**: a kernel binding spans at most `max_storage_buffer_binding_size`
 //!   ([`WgpuBackend::max_binding_bytes`]; 128 MiB on lavapipe), so an op on larger buffers
 //!   runs as several dispatches in order in one compute pass, each binding only the byte range
-//!   its piece touches (offsets aligned to `min_storage_buffer_offset_alignment`) and each
-//!   lowered for its piece's shape. Pieces cut the output's outer dims: elementwise ops cut
-//!   every input with it, reduce and softmax their input's outer dims, matmul `a` along batch
-//!   and m and `b` along batch only, convolutions input and output along N (see `split.rs`).
+//!   its piece touches (offsets aligned to `min_storage_buffer_offset_alignment`, view offsets
+//!   rebased to it) and each lowered for its piece's shape. Pieces cut the output's outer
+//!   dims: elementwise ops cut every input with the output, reduce and softmax their input's
+//!   outer dims, matmul `a` along batch and m and `b` along batch only, convolutions input and
+//!   output along N (see `split.rs`).
 //!   An operand whose smallest piece still exceeds a binding (one row of a matmul's `a`, a
 //!   whole `b` or weight, the input of a reduction over every axis) is an
 //!   `Error::InvalidArgument` naming the op, the operand and the limit.

@@ -300,7 +300,7 @@ fn rebase(v: &mut Sub, arg: &Arg<'_>, lim: Limits, op: &'static str, name: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use accel_core::op::{BinaryDesc, BinaryOp, EpilogueDesc, MatmulDesc};
+    use accel_core::op::{BinaryDesc, BinaryOp, EpilogueDesc, MatmulDesc, ReduceDesc, ReduceOp, UnaryDesc, UnaryOp};
 
     fn view(shape: &[usize], strides: &[usize], offset: usize) -> View {
         View::from_parts("test", shape.to_vec(), strides.to_vec(), offset, usize::MAX / 8).unwrap()
@@ -388,5 +388,45 @@ mod tests {
         // A limit below one batch of b (b cannot be cut along k): an error naming b.
         let err = plan(&op, &args, Limits { binding: 60, align: 32 }).err().unwrap();
         assert!(err.to_string().starts_with("matmul: b is 32 bytes in its smallest piece"), "{err}");
+    }
+
+    #[test]
+    fn a_small_view_of_a_large_buffer_binds_its_range_only() {
+        // Bytes 4004..4044 of an 8000-byte buffer: one piece, bound from the aligned 4000.
+        let op = Op::Unary(UnaryDesc { op: UnaryOp::Neg, dtype: DType::F32 });
+        let (x, o) = (view(&[10], &[1], 1001), view(&[10], &[1], 0));
+        let args = [
+            Arg { view: &x, dtype: DType::F32, buffer_bytes: 8000 },
+            Arg { view: &o, dtype: DType::F32, buffer_bytes: 40 },
+        ];
+        let p = plan(&op, &args, LIM).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].ranges, vec![Some((4000, 44)), None]);
+        assert_eq!((p[0].views[0].offset, p[0].views[1].offset), (1, 0));
+    }
+
+    #[test]
+    fn reduce_cuts_kept_dims_only() {
+        let desc =
+            |reduced_rank| ReduceDesc { op: ReduceOp::Sum, dtype: DType::F32, out_dtype: DType::F32, reduced_rank };
+        let op = Op::Reduce(desc(1));
+        let x = view(&[30, 20], &[20, 1], 0);
+        let o = view(&[30], &[1], 0);
+        let args = [
+            Arg { view: &x, dtype: DType::F32, buffer_bytes: 2400 },
+            Arg { view: &o, dtype: DType::F32, buffer_bytes: 120 },
+        ];
+        // Rows of 80 bytes: (1024 - 36) / 80 = 12 a piece, each reading whole rows.
+        let p = plan(&op, &args, LIM).unwrap();
+        let shapes: Vec<_> = p.iter().map(|p| (p.views[0].shape().to_vec(), p.views[1].shape().to_vec())).collect();
+        assert_eq!(shapes, [(vec![12, 20], vec![12]), (vec![12, 20], vec![12]), (vec![6, 20], vec![6])]);
+        // A reduction over every axis has no kept dim: an error naming the input and the limit.
+        let s = view(&[], &[], 0);
+        let args = [
+            Arg { view: &x, dtype: DType::F32, buffer_bytes: 2400 },
+            Arg { view: &s, dtype: DType::F32, buffer_bytes: 4 },
+        ];
+        let err = plan(&Op::Reduce(desc(2)), &args, LIM).err().unwrap().to_string();
+        assert!(err.starts_with("reduce: x is 2400 bytes in its smallest piece") && err.contains("1024"), "{err}");
     }
 }

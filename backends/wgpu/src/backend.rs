@@ -1,14 +1,16 @@
-//! [`WgpuBackend`]: one opened adapter. Buffers, the pipeline cache, dispatch, readback and the
-//! error state (uncaptured validation / out-of-memory errors and device loss are recorded by
-//! wgpu's callbacks and returned by the next call).
+//! [`WgpuBackend`]: one opened adapter. Buffers, the pipeline cache, dispatch (one compute pass
+//! per op, one dispatch per piece `split.rs` plans), readback and the error state (uncaptured
+//! validation / out-of-memory errors and device loss are recorded by wgpu's callbacks and
+//! returned by the next call).
 
 use crate::buffer::{Pool, WgpuBuffer};
-use crate::ops::{Kernel, Lowering, lower};
+use crate::ops::{Lowering, lower};
+use crate::split::{self, Arg, Piece, Sub};
 use accel_core::{Backend, Capabilities, DeviceInfo, DeviceKind, Error, ExecReport, Op, Operands, Result};
 use accel_kernels::wgsl;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wgpu::util::DeviceExt;
@@ -73,6 +75,10 @@ pub struct WgpuBackend {
     faults: Arc<Mutex<Faults>>,
     dummy: wgpu::Buffer,
     max_binding: u64,
+    split_binding: AtomicU64,
+    launches: Arc<AtomicU64>,
+    max_buffer: u64,
+    offset_align: u64,
     max_groups: u32,
     /// Packed 4x8-bit dot products in WGSL (the int8 tiled matmul).
     dot4: bool,
@@ -149,6 +155,8 @@ impl WgpuBackend {
             mapped_at_creation: false,
         });
         let max_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        // Whole words: a buffer's size is its byte count rounded up to a multiple of 4.
+        let max_buffer = limits.max_buffer_size & !3;
         let info = DeviceInfo {
             name,
             kind: DeviceKind::Gpu,
@@ -157,7 +165,7 @@ impl WgpuBackend {
             peak_gflops: None,
             peak_bandwidth_gbs: None,
         };
-        let caps = Capabilities::full_contract(usize::try_from(max_binding).unwrap_or(usize::MAX));
+        let caps = Capabilities::full_contract(usize::try_from(max_buffer).unwrap_or(usize::MAX));
         Ok(WgpuBackend {
             info,
             caps,
@@ -170,6 +178,10 @@ impl WgpuBackend {
             faults,
             dummy,
             max_binding,
+            split_binding: AtomicU64::new(max_binding),
+            launches: Arc::new(AtomicU64::new(0)),
+            max_buffer,
+            offset_align: u64::from(limits.min_storage_buffer_offset_alignment).max(4),
             max_groups: limits.max_compute_workgroups_per_dimension.max(1),
             dot4,
             tiled_matmul: AtomicBool::new(true),
@@ -178,9 +190,30 @@ impl WgpuBackend {
         })
     }
 
-    /// The adapter's storage binding limit in bytes (the largest tensor a kernel can bind).
+    /// The adapter's storage binding limit in bytes: the most one kernel binding spans. Ops on
+    /// larger buffers run in pieces (see the crate docs).
     pub fn max_binding_bytes(&self) -> u64 {
         self.max_binding
+    }
+
+    /// The largest buffer in bytes (the adapter's `max_buffer_size`, whole words): the largest
+    /// tensor this device holds.
+    pub fn max_buffer_bytes(&self) -> u64 {
+        self.max_buffer
+    }
+
+    /// Lowers the binding size ops are split by to `bytes` (capped at the adapter's limit;
+    /// `u64::MAX` restores it), so tests can split small tensors into many pieces.
+    #[doc(hidden)]
+    pub fn set_split_binding_limit(&self, bytes: u64) {
+        self.split_binding.store(bytes.min(self.max_binding), Ordering::Relaxed);
+    }
+
+    /// Counts the kernel dispatches this device has submitted (one per op, more for split ops),
+    /// so tests can see a split happen after the backend moved into a `Device`.
+    #[doc(hidden)]
+    pub fn dispatch_counter(&self) -> Arc<AtomicU64> {
+        self.launches.clone()
     }
 
     /// The adapter's workgroups per grid dimension (`max_compute_workgroups_per_dimension`).
@@ -288,14 +321,38 @@ impl WgpuBackend {
         Ok((x as u32, y as u32))
     }
 
-    fn dispatch(&self, op: &Op, kernel: Kernel, operands: &Operands<'_, WgpuBuffer>) -> Result<Option<Duration>> {
+    /// The launch of one piece: its kernel, encoded views, parameters and bind group (`None`
+    /// when the piece has no work).
+    fn prepare(
+        &self,
+        op: &Op,
+        piece: &Piece<'_>,
+        operands: &Operands<'_, WgpuBuffer>,
+        low: Lowering,
+        dense: bool,
+    ) -> Result<Option<Launch>> {
         let name: &'static str = op.kind().name();
+        let inputs = piece.views.len() - 1;
+        let out = piece.views[inputs];
+        let inner = match &*piece.op {
+            Op::Reduce(d) => {
+                let s = piece.views[..inputs].first().map_or(&[][..], |v| v.shape());
+                s[s.len().saturating_sub(d.reduced_rank)..].iter().product()
+            }
+            Op::Softmax(_) => out.shape().last().copied().unwrap_or(0),
+            _ => 0,
+        };
+        let kernel = lower(&piece.op, out.numel(), inner, dense, low).ok_or_else(|| Error::Unsupported {
+            op: name,
+            dtype: op.dtype(),
+            backend: "wgpu".into(),
+        })?;
         let mut params: Vec<u32> = kernel.header.to_vec();
-        let mut slots = vec![[0u32; wgsl::VIEW_WORDS]; 5];
-        for (slot, view) in operands.inputs.iter().map(|o| o.view).enumerate().take(INPUT_SLOTS) {
+        let mut slots = [[0u32; wgsl::VIEW_WORDS]; 5];
+        for (slot, view) in piece.views[..inputs].iter().enumerate() {
             slots[slot] = encode_view(name, view)?;
         }
-        slots[4] = encode_view(name, operands.output.view)?;
+        slots[4] = encode_view(name, &out)?;
         for s in &slots {
             params.extend_from_slice(s);
         }
@@ -303,7 +360,7 @@ impl WgpuBackend {
         if kernel.invocations == 0 {
             return Ok(None);
         }
-        let [gx, gy, gz] = match kernel.groups {
+        let groups = match kernel.groups {
             Some(g) => g,
             None => {
                 let (gx, gy) = self.grid(name, kernel.invocations)?;
@@ -318,18 +375,27 @@ impl WgpuBackend {
         });
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: params.as_entire_binding() }];
         for slot in 0..INPUT_SLOTS {
-            let buf = operands.inputs.get(slot).map_or(&self.dummy, |o| o.buffer.raw());
-            entries.push(wgpu::BindGroupEntry { binding: slot as u32 + 1, resource: buf.as_entire_binding() });
+            let resource = match operands.inputs.get(slot) {
+                Some(o) => binding(o.buffer.raw(), piece.ranges.get(slot).copied().flatten()),
+                None => self.dummy.as_entire_binding(),
+            };
+            entries.push(wgpu::BindGroupEntry { binding: slot as u32 + 1, resource });
         }
         entries.push(wgpu::BindGroupEntry {
             binding: INPUT_SLOTS as u32 + 1,
-            resource: operands.output.buffer.raw().as_entire_binding(),
+            resource: binding(operands.output.buffer.raw(), piece.ranges[inputs]),
         });
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &self.layout,
             entries: &entries,
         });
+        Ok(Some(Launch { pipeline, bind, groups, _params: params }))
+    }
+
+    /// Encodes `launches` in order into one compute pass and submits it (asynchronously, unless
+    /// GPU timing waits for the pass's timestamps).
+    fn submit(&self, name: &'static str, launches: &[Launch]) -> Result<Option<Duration>> {
         let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         let timing = (self.gpu_timing.load(Ordering::Relaxed) && self.has_timestamps()).then(|| self.timestamps());
         {
@@ -339,14 +405,19 @@ impl WgpuBackend {
                 end_of_pass_write_index: Some(1),
             });
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(gx, gy, gz);
+            // Dispatches of one pass run in order with their storage writes visible to the next.
+            for l in launches {
+                let [gx, gy, gz] = l.groups;
+                pass.set_pipeline(&l.pipeline);
+                pass.set_bind_group(0, &l.bind, &[]);
+                pass.dispatch_workgroups(gx, gy, gz);
+            }
         }
         if let Some((set, resolve)) = &timing {
             enc.resolve_query_set(set, 0..2, resolve, 0);
         }
         self.queue.submit([enc.finish()]);
+        self.launches.fetch_add(launches.len() as u64, Ordering::Relaxed);
         self.check(name, 0)?;
         let Some((_, resolve)) = timing else { return Ok(None) };
         let mut ticks = [0u8; 16];
@@ -375,16 +446,32 @@ impl WgpuBackend {
     }
 }
 
-/// `[offset, rank, shape[8], strides[8]]` as the kernels read it.
-fn encode_view(op: &'static str, view: &accel_core::View) -> Result<[u32; wgsl::VIEW_WORDS]> {
-    let rank = view.shape().len();
-    if rank > wgsl::MAX_RANK {
-        return Err(Error::invalid(op, "operand", format!("rank <= {} on wgpu", wgsl::MAX_RANK), rank.to_string()));
+/// One piece's dispatch, ready to encode.
+struct Launch {
+    pipeline: wgpu::ComputePipeline,
+    bind: wgpu::BindGroup,
+    groups: [u32; 3],
+    /// Held until the pass is submitted.
+    _params: wgpu::Buffer,
+}
+
+/// A buffer's binding: the byte range `(offset, size)` of a split piece, or all of it.
+fn binding(buffer: &wgpu::Buffer, range: Option<(u64, u64)>) -> wgpu::BindingResource<'_> {
+    match range {
+        Some((offset, size)) => {
+            wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer, offset, size: wgpu::BufferSize::new(size) })
+        }
+        None => buffer.as_entire_binding(),
     }
+}
+
+/// `[offset, rank, shape[8], strides[8]]` as the kernels read it.
+fn encode_view(op: &'static str, view: &Sub) -> Result<[u32; wgsl::VIEW_WORDS]> {
+    let rank = view.shape().len();
     let mut w = [0u32; wgsl::VIEW_WORDS];
     let fit =
         |v: usize| u32::try_from(v).map_err(|_| Error::invalid(op, "operand", "offsets below 2^32", v.to_string()));
-    w[0] = fit(view.offset())?;
+    w[0] = fit(view.offset)?;
     w[1] = rank as u32;
     for d in 0..rank {
         w[2 + d] = fit(view.shape()[d])?;
@@ -413,11 +500,11 @@ impl Backend for WgpuBackend {
     fn alloc(&self, bytes: usize) -> Result<WgpuBuffer> {
         self.check("alloc", bytes)?;
         let size = (bytes.max(4).div_ceil(4) * 4) as u64;
-        if size > self.max_binding {
+        if size > self.max_buffer {
             return Err(Error::OutOfMemory {
                 op: "alloc",
                 requested: bytes,
-                limit: self.max_binding as usize,
+                limit: self.max_buffer as usize,
                 device: self.info.name.clone(),
             });
         }
@@ -470,28 +557,28 @@ impl Backend for WgpuBackend {
 
     fn execute(&self, op: &Op, operands: Operands<'_, WgpuBuffer>) -> Result<ExecReport> {
         self.check("execute", 0)?;
-        let out_numel = operands.output.view.numel();
-        let inner = match op {
-            Op::Reduce(d) => {
-                let s = operands.inputs.first().map_or(&[][..], |o| o.view.shape());
-                s[s.len().saturating_sub(d.reduced_rank)..].iter().product()
-            }
-            Op::Softmax(_) => operands.output.view.shape().last().copied().unwrap_or(0),
-            _ => 0,
-        };
+        let args: Vec<Arg<'_>> = operands
+            .inputs
+            .iter()
+            .take(INPUT_SLOTS)
+            .chain(std::iter::once(&operands.output))
+            .map(|o| Arg { view: o.view, dtype: o.dtype, buffer_bytes: o.buffer.raw().size() })
+            .collect();
+        let lim = split::Limits { binding: self.split_binding.load(Ordering::Relaxed), align: self.offset_align };
+        let pieces = split::plan(op, &args, lim)?;
         let low = Lowering {
             tiled_matmul: self.tiled_matmul.load(Ordering::Relaxed),
             fast_conv: self.fast_conv.load(Ordering::Relaxed),
             max_groups: self.max_groups,
             dot4: self.dot4,
         };
+        // Dense operands stay dense in every piece (pieces cut outer dims), so this holds for all.
         let dense = operands.output.view.is_contiguous() && operands.inputs.iter().all(|o| o.view.is_contiguous());
-        let kernel = lower(op, out_numel, inner, dense, low).ok_or_else(|| Error::Unsupported {
-            op: op.kind().name(),
-            dtype: op.dtype(),
-            backend: "wgpu".into(),
-        })?;
-        let device_time = self.dispatch(op, kernel, &operands)?;
+        let mut launches = Vec::with_capacity(pieces.len());
+        for piece in &pieces {
+            launches.extend(self.prepare(op, piece, &operands, low, dense)?);
+        }
+        let device_time = if launches.is_empty() { None } else { self.submit(op.kind().name(), &launches)? };
         Ok(ExecReport { device_time, ..ExecReport::default() })
     }
 

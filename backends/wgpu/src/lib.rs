@@ -5,9 +5,21 @@
 //! Contract and internals:
 //! - **Buffers** ([`WgpuBuffer`]) hold the host byte image of a tensor in `u32` words; f16,
 //!   bf16, i8 and u8 elements are sub-word fields that kernels unpack (f16/bf16 computed in
-//!   f32, rounded once to nearest even on store). A buffer larger than the adapter's storage
-//!   binding limit cannot be bound by a kernel, so allocation refuses it with
-//!   `Error::OutOfMemory` naming the limit (no split across bindings yet).
+//!   f32, rounded once to nearest even on store). Buffers go up to the adapter's
+//!   `max_buffer_size` ([`WgpuBackend::max_buffer_bytes`]; 2 GiB - 1 on lavapipe); a larger
+//!   tensor is refused with `Error::OutOfMemory` naming the op, the request and the limit.
+//!   Host writes and reads are queue writes and buffer copies, which no binding limit bounds.
+//! - **Work split**: a kernel binding spans at most `max_storage_buffer_binding_size`
+//!   ([`WgpuBackend::max_binding_bytes`]; 128 MiB on lavapipe), so an op on larger buffers
+//!   runs as several dispatches in order in one compute pass, each binding only the byte range
+//!   its piece touches (offsets aligned to `min_storage_buffer_offset_alignment`, view offsets
+//!   rebased to it) and each lowered for its piece's shape. Pieces cut the output's outer
+//!   dims: elementwise ops cut every input with the output, reduce and softmax their input's
+//!   outer dims, matmul `a` along batch and m and `b` along batch only, convolutions input and
+//!   output along N (see `split.rs`).
+//!   An operand whose smallest piece still exceeds a binding (one row of a matmul's `a`, a
+//!   whole `b` or weight, the input of a reduction over every axis) is an
+//!   `Error::InvalidArgument` naming the op, the operand and the limit.
 //! - **Kernels** are WGSL from `accel_kernels::wgsl` behind a generated prelude (dtype loads
 //!   and stores, op constants); pipelines are cached per device by their full source.
 //!   Dispatches wider than the adapter's workgroups per dimension (65,535 on most) fold into
@@ -42,6 +54,7 @@ mod buffer;
 mod conv;
 mod ops;
 mod prelude;
+mod split;
 
 pub use adapter::{ADAPTER_ENV, devices, discovery, open_all};
 pub use backend::{FaultInjector, TIMESTAMPS_ENV, WgpuBackend};

@@ -4,7 +4,7 @@
 //! returned by the next call).
 
 use crate::buffer::{Pool, WgpuBuffer};
-use crate::ops::{Lowering, lower};
+use crate::ops::{Kernel, Lowering, lower};
 use crate::split::{self, Arg, Piece, Sub};
 use accel_core::{Backend, Capabilities, DeviceInfo, DeviceKind, Error, ExecReport, Op, Operands, Result};
 use accel_kernels::wgsl;
@@ -321,8 +321,8 @@ impl WgpuBackend {
         Ok((x as u32, y as u32))
     }
 
-    /// The launch of one piece: its kernel, encoded views, parameters and bind group (`None`
-    /// when the piece has no work).
+    /// The launches of one piece: its kernel (and a two-pass kernel's second pass) with
+    /// encoded views, parameters and bind groups (none when the piece has no work).
     fn prepare(
         &self,
         op: &Op,
@@ -330,7 +330,7 @@ impl WgpuBackend {
         operands: &Operands<'_, WgpuBuffer>,
         low: Lowering,
         dense: bool,
-    ) -> Result<Option<Launch>> {
+    ) -> Result<Vec<Launch>> {
         let name: &'static str = op.kind().name();
         let inputs = piece.views.len() - 1;
         let out = piece.views[inputs];
@@ -342,24 +342,59 @@ impl WgpuBackend {
             Op::Softmax(_) => out.shape().last().copied().unwrap_or(0),
             _ => 0,
         };
-        let kernel = lower(&piece.op, out.numel(), inner, dense, low).ok_or_else(|| Error::Unsupported {
+        let mut kernel = lower(&piece.op, out.numel(), inner, dense, low).ok_or_else(|| Error::Unsupported {
             op: name,
             dtype: op.dtype(),
             backend: "wgpu".into(),
         })?;
-        let mut params: Vec<u32> = kernel.header.to_vec();
-        let mut slots = [[0u32; wgsl::VIEW_WORDS]; 5];
-        for (slot, view) in piece.views[..inputs].iter().enumerate() {
-            slots[slot] = encode_view(name, view)?;
-        }
-        slots[4] = encode_view(name, &out)?;
-        for s in &slots {
-            params.extend_from_slice(s);
-        }
-        params.extend_from_slice(&kernel.extra);
         if kernel.invocations == 0 {
-            return Ok(None);
+            return Ok(Vec::new());
         }
+        let mut views = [[0u32; wgsl::VIEW_WORDS]; 5];
+        for (slot, view) in piece.views[..inputs].iter().enumerate() {
+            views[slot] = encode_view(name, view)?;
+        }
+        views[4] = encode_view(name, &out)?;
+        let mut resources: Vec<wgpu::BindingResource<'_>> = (0..INPUT_SLOTS)
+            .map(|slot| match operands.inputs.get(slot) {
+                Some(o) => binding(o.buffer.raw(), piece.ranges.get(slot).copied().flatten()),
+                None => self.dummy.as_entire_binding(),
+            })
+            .collect();
+        let output = binding(operands.output.buffer.raw(), piece.ranges[inputs]);
+        let Some((words, merge)) = kernel.then.take() else {
+            resources.push(output);
+            return Ok(vec![self.launch(name, &kernel, &views, &resources, None)?]);
+        };
+        // Two passes: the first writes its partial results into a scratch buffer, which the
+        // second reads as input 0 before writing the output.
+        let scratch = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("accel-scratch"),
+            size: (words.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        resources.push(scratch.as_entire_binding());
+        let first = self.launch(name, &kernel, &views, &resources, None)?;
+        resources[0] = scratch.as_entire_binding();
+        resources[INPUT_SLOTS] = output;
+        let second = self.launch(name, &merge, &views, &resources, Some(scratch.clone()))?;
+        Ok(vec![first, second])
+    }
+
+    /// One dispatch of `kernel` over `resources` (inputs 0..4, then the output), with its
+    /// parameter buffer built from the header, the encoded `views` and the extras.
+    fn launch(
+        &self,
+        name: &'static str,
+        kernel: &Kernel,
+        views: &[[u32; wgsl::VIEW_WORDS]; 5],
+        resources: &[wgpu::BindingResource<'_>],
+        scratch: Option<wgpu::Buffer>,
+    ) -> Result<Launch> {
+        let mut params: Vec<u32> = kernel.header.to_vec();
+        params.extend(views.iter().flatten());
+        params.extend_from_slice(&kernel.extra);
         let groups = match kernel.groups {
             Some(g) => g,
             None => {
@@ -374,23 +409,15 @@ impl WgpuBackend {
             usage: wgpu::BufferUsages::STORAGE,
         });
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: params.as_entire_binding() }];
-        for slot in 0..INPUT_SLOTS {
-            let resource = match operands.inputs.get(slot) {
-                Some(o) => binding(o.buffer.raw(), piece.ranges.get(slot).copied().flatten()),
-                None => self.dummy.as_entire_binding(),
-            };
-            entries.push(wgpu::BindGroupEntry { binding: slot as u32 + 1, resource });
+        for (slot, resource) in resources.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: slot as u32 + 1, resource: resource.clone() });
         }
-        entries.push(wgpu::BindGroupEntry {
-            binding: INPUT_SLOTS as u32 + 1,
-            resource: binding(operands.output.buffer.raw(), piece.ranges[inputs]),
-        });
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &self.layout,
             entries: &entries,
         });
-        Ok(Some(Launch { pipeline, bind, groups, _params: params }))
+        Ok(Launch { pipeline, bind, groups, _params: params, _scratch: scratch })
     }
 
     /// Encodes `launches` in order into one compute pass and submits it (asynchronously, unless
@@ -453,6 +480,8 @@ struct Launch {
     groups: [u32; 3],
     /// Held until the pass is submitted.
     _params: wgpu::Buffer,
+    /// A two-pass op's scratch buffer, held likewise.
+    _scratch: Option<wgpu::Buffer>,
 }
 
 /// A buffer's binding: the byte range `(offset, size)` of a split piece, or all of it.

@@ -109,7 +109,7 @@ pub(crate) fn conv(d: &ConvDesc, transposed: bool, low: Lowering) -> Kernel {
             epi.push_str(&int8_consts(d.w_dtype, d.dtype, d.zero_points.1, d.zero_points.0));
             let head = prelude(&dtypes, d.out_dtype) + &epi;
             let source = assemble(&head, &[wgsl::EPILOGUE, wgsl::INT8, wgsl::CONV_INT8]);
-            return Kernel { source, header, extra, invocations: n, groups: Some(grid) };
+            return Kernel { source, header, extra, invocations: n, groups: Some(grid), then: None };
         }
         ConvPath::Gemm(grid) => {
             header[1] = (d.in_per_group() * d.kernel[0] * d.kernel[1]) as u32;
@@ -121,7 +121,7 @@ pub(crate) fn conv(d: &ConvDesc, transposed: bool, low: Lowering) -> Kernel {
         }
     };
     let head = prelude(&dtypes, d.out_dtype) + &epi;
-    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, body]), header, extra, invocations: n, groups }
+    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, body]), header, extra, invocations: n, groups, then: None }
 }
 
 #[cfg(test)]

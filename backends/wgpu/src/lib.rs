@@ -45,6 +45,9 @@
 //!   `conv.rs`; [`WgpuBackend::set_fast_conv`] switches the fast paths off for A/B runs).
 //! - Elementwise, reduce and softmax kernels walk any strided view, and index linearly when
 //!   every operand is dense (no per-dimension division).
+//! - Reductions with few outputs (under 64) over long runs take two passes in one compute
+//!   pass: up to 1,024 workgroups per output each reduce a segment into a scratch buffer, then
+//!   one per output merges the segments, so a full reduction spreads over the device.
 
 #![forbid(unsafe_code)]
 

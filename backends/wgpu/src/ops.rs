@@ -17,6 +17,10 @@ pub(crate) struct Kernel {
     pub(crate) extra: Vec<u32>,
     pub(crate) invocations: usize,
     pub(crate) groups: Option<[u32; 3]>,
+    /// A second pass: this kernel writes `scratch_words` words of partial results into a
+    /// scratch buffer bound as its output, and `then` reads them as input 0 and writes the
+    /// op's output (two-pass reductions).
+    pub(crate) then: Option<(usize, Box<Kernel>)>,
 }
 
 /// How ops are lowered on one device.
@@ -102,7 +106,14 @@ fn elementwise(head: String, apply: String, n: usize, dense: bool) -> Kernel {
     let head = head + offsets(dense) + &apply;
     let mut header = [0; wgsl::HEADER_WORDS];
     header[0] = n as u32;
-    Kernel { source: assemble(&head, &[wgsl::ELEMENTWISE]), header, extra: Vec::new(), invocations: n, groups: None }
+    Kernel {
+        source: assemble(&head, &[wgsl::ELEMENTWISE]),
+        header,
+        extra: Vec::new(),
+        invocations: n,
+        groups: None,
+        then: None,
+    }
 }
 
 /// The epilogue's constants and bias/residual accessors; `first` is the first epilogue slot.
@@ -174,12 +185,12 @@ fn matmul(d: &MatmulDesc, low: Lowering) -> Kernel {
         Some(_) if int => {
             let consts = int8_consts(d.dtype, d.b_dtype, d.zero_points.0, d.zero_points.1);
             let source = assemble(&(head + &consts), &[wgsl::EPILOGUE, wgsl::INT8, wgsl::MATMUL_INT8]);
-            return Kernel { source, header, extra, invocations: n, groups };
+            return Kernel { source, header, extra, invocations: n, groups, then: None };
         }
         Some(_) => (head, wgsl::MATMUL_TILED),
         None => (head, wgsl::MATMUL),
     };
-    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, body]), header, extra, invocations: n, groups }
+    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, body]), header, extra, invocations: n, groups, then: None }
 }
 
 /// The int8 tiled kernels' constants (see `matmul_int8.wgsl`) for a product of `a` (rows,
@@ -195,6 +206,21 @@ pub(crate) fn int8_consts(a: DType, b: DType, za: i32, zb: i32) -> String {
         "const A_U8: bool = {a_u8};\nconst B_U8: bool = {b_u8};\nconst FLIP_A: bool = {flip_a};\n\
          const FLIP_B: bool = {flip_b};\nconst ROW_COEF: bool = {row_coef};\nconst COL_COEF: bool = {col_coef};\n"
     )
+}
+
+/// Elements one workgroup of a two-pass reduction takes at least (64 per lane).
+const REDUCE_SEGMENT: usize = 4096;
+/// Most segments per output (the merge pass reads one 3-word record each).
+const REDUCE_MAX_SEGMENTS: usize = 1024;
+
+/// Workgroups sharing each output of a reduction over runs of `inner` elements: 1 (one pass)
+/// unless there are too few outputs to fill a device and the runs are long, then enough
+/// segments of at least `REDUCE_SEGMENT` elements to spread the run (two passes).
+fn reduce_segments(outputs: usize, inner: usize) -> usize {
+    if outputs >= 64 {
+        return 1;
+    }
+    inner.div_ceil(REDUCE_SEGMENT).clamp(1, REDUCE_MAX_SEGMENTS)
 }
 
 /// The kernel for `op`; `out_numel` is the output's element count, `inner` the length of the
@@ -247,19 +273,31 @@ pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize, dense: bool, low: L
                 ReduceOp::Min => 2,
                 ReduceOp::Mean => 3,
             };
-            let head = prelude(&[d.dtype], d.out_dtype)
-                + &format!("const RED: u32 = {red}u;\nconst INT_MATH: bool = {};\n", !d.dtype.is_float())
-                + offsets(dense);
+            let int = !d.dtype.is_float();
+            let head = |pass: u32| {
+                prelude(&[d.dtype], d.out_dtype)
+                    + &format!("const RED: u32 = {red}u;\nconst INT_MATH: bool = {int};\nconst PASS: u32 = {pass}u;\n")
+                    + offsets(dense)
+            };
+            let segments = reduce_segments(out_numel, inner);
             let mut header = [0; wgsl::HEADER_WORDS];
             header[0] = out_numel as u32;
             header[1] = inner as u32;
-            // One 64-lane workgroup per output.
-            Kernel {
-                source: assemble(&head, &[wgsl::REDUCE]),
+            header[2] = segments as u32;
+            // One 64-lane workgroup per output, or per segment of an output and then per output.
+            let pass = |p: u32, workgroups: usize| Kernel {
+                source: assemble(&head(p), &[wgsl::REDUCE]),
                 header,
                 extra: Vec::new(),
-                invocations: out_numel * 64,
+                invocations: workgroups * 64,
                 groups: None,
+                then: None,
+            };
+            if segments == 1 {
+                pass(0, out_numel)
+            } else {
+                let merge = pass(2, out_numel);
+                Kernel { then: Some((out_numel * segments * 3, Box::new(merge))), ..pass(1, out_numel * segments) }
             }
         }
         Op::Softmax(d) => {
@@ -274,6 +312,7 @@ pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize, dense: bool, low: L
                 extra: Vec::new(),
                 invocations: rows,
                 groups: None,
+                then: None,
             }
         }
         Op::Matmul(d) => matmul(d, low),

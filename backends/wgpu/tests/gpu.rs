@@ -237,3 +237,47 @@ fn op_output_past_the_buffer_limit_is_a_clear_error() {
     let msg = err.to_string();
     assert!(msg.starts_with("binary:") && msg.contains(&limit.to_string()), "{msg}");
 }
+
+#[test]
+fn long_reductions_of_few_outputs_run_in_two_passes() {
+    // Few outputs over long runs: segments of each run reduce in parallel (first pass), then
+    // one workgroup per output merges them (second pass). Values are chosen so every result is
+    // exact whatever the grouping, and the dispatch count shows both passes ran.
+    let Some(b) = backend("accel-wgpu tests") else { return };
+    let launches = b.dispatch_counter();
+    let dev = Device::new(b);
+    let n = (1 << 22) + 3;
+    let ones = Tensor::from_slice(&dev, &[n], &vec![1.0f32; n]).unwrap();
+    let before = launches.load(std::sync::atomic::Ordering::Relaxed);
+    let s = ops::reduce(&ones, ReduceOp::Sum, &[], false).unwrap().to_vec::<f32>().unwrap();
+    assert_eq!(launches.load(std::sync::atomic::Ordering::Relaxed) - before, 2, "a two-pass reduction");
+    assert_eq!(s, vec![n as f32]);
+    // i32 rows: exact wrapping sums, max, min and the 64-bit mean, two outputs.
+    let ints: Vec<i32> =
+        (0..2 * n).map(|i| ((i as i64 * 2_654_435_761) % 2_000_000_007 - 1_000_000_003) as i32).collect();
+    let x = Tensor::from_slice(&dev, &[2, n], &ints).unwrap();
+    for (row, chunk) in ints.chunks(n).enumerate() {
+        let sum = chunk.iter().fold(0i32, |a, &v| a.wrapping_add(v));
+        let total: i64 = chunk.iter().map(|&v| i64::from(v)).sum();
+        let got = |op| ops::reduce(&x, op, &[1], false).unwrap();
+        assert_eq!(got(ReduceOp::Sum).to_vec::<i32>().unwrap()[row], sum, "row {row} sum");
+        assert_eq!(got(ReduceOp::Max).to_vec::<i32>().unwrap()[row], *chunk.iter().max().unwrap());
+        assert_eq!(got(ReduceOp::Min).to_vec::<i32>().unwrap()[row], *chunk.iter().min().unwrap());
+        let mean = got(ReduceOp::Mean).to_vec::<f32>().unwrap()[row] as f64;
+        let want = total as f64 / n as f64;
+        assert!((mean - want).abs() <= 1e-6 * want.abs().max(1.0), "row {row} mean {mean}, expected {want}");
+    }
+    // Specials in different segments: a late NaN wins max; +inf and -inf sum to NaN; +inf
+    // alone stays +inf.
+    let mut v = vec![0.5f32; n];
+    v[n - 2] = f32::NAN;
+    let t = Tensor::from_slice(&dev, &[n], &v).unwrap();
+    assert!(ops::reduce(&t, ReduceOp::Max, &[], false).unwrap().to_vec::<f32>().unwrap()[0].is_nan());
+    let mut v = vec![0.5f32; n];
+    v[10] = f32::INFINITY;
+    let t = Tensor::from_slice(&dev, &[n], &v).unwrap();
+    assert_eq!(ops::reduce(&t, ReduceOp::Sum, &[], false).unwrap().to_vec::<f32>().unwrap()[0], f32::INFINITY);
+    v[n - 1] = f32::NEG_INFINITY;
+    let t = Tensor::from_slice(&dev, &[n], &v).unwrap();
+    assert!(ops::reduce(&t, ReduceOp::Sum, &[], false).unwrap().to_vec::<f32>().unwrap()[0].is_nan());
+}

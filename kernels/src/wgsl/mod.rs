@@ -14,7 +14,8 @@
 pub const COMMON: &str = include_str!("common.wgsl");
 /// Unary, binary and cast, one invocation per output element.
 pub const ELEMENTWISE: &str = include_str!("elementwise.wgsl");
-/// Sum/max/min/mean over trailing reduced dims.
+/// Sum/max/min/mean over trailing reduced dims: one 64-lane workgroup per output, or for few
+/// outputs over long runs two passes (segments into scratch records, then a merge per output).
 pub const REDUCE: &str = include_str!("reduce.wgsl");
 /// Softmax and log-softmax over the last axis.
 pub const SOFTMAX: &str = include_str!("softmax.wgsl");

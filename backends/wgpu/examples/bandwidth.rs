@@ -12,6 +12,9 @@ use accel_core::op::{BinaryOp, ReduceOp, UnaryOp};
 use accel_core::{DType, Device, Tensor, ops};
 use std::time::{Duration, Instant};
 
+/// One timed op: it returns its output tensor.
+type OpFn<'a> = Box<dyn Fn() -> Result<Tensor, accel_core::Error> + 'a>;
+
 fn best(
     rounds: usize,
     mut f: impl FnMut() -> Result<Duration, accel_core::Error>,

@@ -212,15 +212,18 @@ pub(crate) fn int8_consts(a: DType, b: DType, za: i32, zb: i32) -> String {
 const REDUCE_SEGMENT: usize = 4096;
 /// Most segments per output (the merge pass reads one 3-word record each).
 const REDUCE_MAX_SEGMENTS: usize = 1024;
+/// Most elements one workgroup reduces: 16,384 loop trips per lane. llvmpipe cuts a loop off
+/// after 65,535 trips, which silently truncated one-pass sums past 4.2M elements per output.
+const REDUCE_MAX_RUN: usize = 64 * 16384;
 
 /// Workgroups sharing each output of a reduction over runs of `inner` elements: 1 (one pass)
-/// unless there are too few outputs to fill a device and the runs are long, then enough
-/// segments of at least `REDUCE_SEGMENT` elements to spread the run (two passes).
+/// unless the runs are too long for one workgroup's loop bound, or there are too few outputs
+/// to fill a device and the runs are long; then enough segments of at least
+/// `REDUCE_SEGMENT` elements (two passes).
 fn reduce_segments(outputs: usize, inner: usize) -> usize {
-    if outputs >= 64 {
-        return 1;
-    }
-    inner.div_ceil(REDUCE_SEGMENT).clamp(1, REDUCE_MAX_SEGMENTS)
+    let bound = inner.div_ceil(REDUCE_MAX_RUN);
+    let fill = if outputs >= 64 { 1 } else { inner.div_ceil(REDUCE_SEGMENT) };
+    bound.max(fill).clamp(1, REDUCE_MAX_SEGMENTS)
 }
 
 /// The kernel for `op`; `out_numel` is the output's element count, `inner` the length of the
@@ -320,4 +323,23 @@ pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize, dense: bool, low: L
         Op::ConvTranspose(d) => crate::conv::conv(d, true, low),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod reduce_tests {
+    use super::*;
+
+    #[test]
+    fn reductions_split_runs_for_few_outputs_and_for_the_loop_bound() {
+        // Enough outputs and short runs: one pass.
+        assert_eq!(reduce_segments(64, 1 << 20), 1);
+        assert_eq!(reduce_segments(1, 4096), 1);
+        // Few outputs: segments of 4,096 elements, at most 1,024 of them.
+        assert_eq!(reduce_segments(1, 4097), 2);
+        assert_eq!(reduce_segments(3, 1 << 22), 1024);
+        assert_eq!(reduce_segments(1, 1 << 30), 1024);
+        // Many outputs over runs past one workgroup's 16,384 trips per lane: split anyway.
+        assert_eq!(reduce_segments(64, (1 << 20) + 1), 2);
+        assert_eq!(reduce_segments(4096, 1 << 23), 8);
+    }
 }

@@ -3,9 +3,10 @@
 //! wgpu's callbacks and returned by the next call).
 
 use crate::buffer::{Pool, WgpuBuffer};
-use crate::ops::{Kernel, Lowering, lower};
+use crate::ops::{Kernel, Lowering, lower, vec4_rows};
+use crate::tune::{self, TuneReport};
 use accel_core::{Backend, Capabilities, DeviceInfo, DeviceKind, Error, ExecReport, Op, Operands, Result};
-use accel_kernels::wgsl;
+use accel_kernels::wgsl::{self, TiledConfig, WorkgroupLimits};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,6 +76,13 @@ pub struct WgpuBackend {
     max_binding: u64,
     max_groups: u32,
     tiled_matmul: AtomicBool,
+    /// The tiled matmul's shape: `None` until chosen (see `tune.rs`), then `Some(None)` where
+    /// no shape fits the adapter.
+    tile: Mutex<Option<Option<TiledConfig>>>,
+    vec4_loads: AtomicBool,
+    limits: WorkgroupLimits,
+    /// Adapter name, backend, driver, PCI ids and accel version: the tuning cache's key.
+    adapter_key: String,
     fast_conv: AtomicBool,
     gpu_timing: AtomicBool,
 }
@@ -155,6 +163,22 @@ impl WgpuBackend {
             peak_bandwidth_gbs: None,
         };
         let caps = Capabilities::full_contract(usize::try_from(max_binding).unwrap_or(usize::MAX));
+        let adapter_key = format!(
+            "{} | {:?} | {} | {} | {:04x}:{:04x} | accel {}",
+            ainfo.name,
+            ainfo.backend,
+            ainfo.driver,
+            ainfo.driver_info,
+            ainfo.vendor,
+            ainfo.device,
+            env!("CARGO_PKG_VERSION")
+        );
+        let wg_limits = WorkgroupLimits {
+            invocations: limits.max_compute_invocations_per_workgroup,
+            size_x: limits.max_compute_workgroup_size_x,
+            size_y: limits.max_compute_workgroup_size_y,
+            storage_bytes: limits.max_compute_workgroup_storage_size,
+        };
         Ok(WgpuBackend {
             info,
             caps,
@@ -169,6 +193,10 @@ impl WgpuBackend {
             max_binding,
             max_groups: limits.max_compute_workgroups_per_dimension.max(1),
             tiled_matmul: AtomicBool::new(true),
+            tile: Mutex::new(None),
+            vec4_loads: AtomicBool::new(true),
+            limits: wg_limits,
+            adapter_key,
             fast_conv: AtomicBool::new(true),
             gpu_timing: AtomicBool::new(std::env::var(TIMESTAMPS_ENV).is_ok_and(|v| v == "1")),
         })
@@ -191,6 +219,80 @@ impl WgpuBackend {
     /// benchmarks and tests; results agree within the contract's tolerance either way.
     pub fn set_tiled_matmul(&self, on: bool) {
         self.tiled_matmul.store(on, Ordering::Relaxed);
+    }
+
+    /// The tiled matmul's shape on this device, chosen now if not yet (from this process's
+    /// earlier choice for the adapter, the tuning cache, or a measurement of a few seconds:
+    /// see [`crate::tune`]); `None` when no shape fits the adapter's workgroup limits.
+    pub fn tiled_config(&self) -> Option<TiledConfig> {
+        let mut g = self.tile.lock().unwrap_or_else(|p| p.into_inner());
+        *g.get_or_insert_with(|| tune::choose(self))
+    }
+
+    /// Times every candidate shape of the tiled matmul on this adapter now (ignoring the
+    /// cache), adopts the fastest for this device and stores it in the tuning cache; the
+    /// report says what was measured and where the choice went. Errors when the adapter fits
+    /// no shape or the device fails; the device's shape is unchanged then.
+    pub fn autotune(&self) -> Result<TuneReport> {
+        let report = tune::autotune(self)?;
+        *self.tile.lock().unwrap_or_else(|p| p.into_inner()) = Some(Some(report.chosen));
+        Ok(report)
+    }
+
+    /// The tiled-matmul shapes this adapter can run ([`TiledConfig::CANDIDATES`] that fit its
+    /// workgroup limits), [`TiledConfig::DEFAULT`] first where it fits.
+    pub fn tiled_candidates(&self) -> Vec<TiledConfig> {
+        TiledConfig::CANDIDATES.into_iter().filter(|c| c.fits(&self.limits)).collect()
+    }
+
+    /// The adapter's compute workgroup limits.
+    pub fn workgroup_limits(&self) -> WorkgroupLimits {
+        self.limits
+    }
+
+    /// Forces the tiled matmul's shape (tests and benchmarks; skips tuning). Errors when the
+    /// shape does not fit the adapter.
+    #[doc(hidden)]
+    pub fn set_tiled_config(&self, tile: TiledConfig) -> Result<()> {
+        if !tile.fits(&self.limits) {
+            return Err(Error::invalid(
+                "set_tiled_config",
+                "tile",
+                format!("a shape within {:?}", self.limits),
+                format!("{tile:?}"),
+            ));
+        }
+        *self.tile.lock().unwrap_or_else(|p| p.into_inner()) = Some(Some(tile));
+        Ok(())
+    }
+
+    /// With `false`, the tiled matmul loads every operand element by element even where rows
+    /// allow 4-word loads (A/B runs of the vectorised loads).
+    #[doc(hidden)]
+    pub fn set_vec4_loads(&self, on: bool) {
+        self.vec4_loads.store(on, Ordering::Relaxed);
+    }
+
+    /// Launches an already lowered kernel (the autotuner's probes).
+    pub(crate) fn dispatch_kernel(&self, op: &Op, kernel: Kernel, operands: &Operands<'_, WgpuBuffer>) -> Result<()> {
+        self.dispatch(op, kernel, operands).map(drop)
+    }
+
+    pub(crate) fn adapter_key(&self) -> &str {
+        &self.adapter_key
+    }
+
+    /// The tiled matmul's shape and vec4 operands for `op` (chosen only for float matmuls
+    /// the tiled kernel may run).
+    fn matmul_lowering(&self, op: &Op, operands: &Operands<'_, WgpuBuffer>) -> (Option<TiledConfig>, [bool; 2]) {
+        match op {
+            Op::Matmul(d) if !d.is_int8() && self.tiled_matmul.load(Ordering::Relaxed) => {
+                let vec = self.vec4_loads.load(Ordering::Relaxed);
+                let rows = |i: usize| vec && operands.inputs.get(i).is_some_and(|o| vec4_rows(o.view, o.dtype));
+                (self.tiled_config(), [rows(0), rows(1)])
+            }
+            _ => (None, [false; 2]),
+        }
     }
 
     /// Chooses the kernels of forward float convolutions: the implicit-GEMM and depthwise
@@ -474,8 +576,11 @@ impl Backend for WgpuBackend {
             Op::Softmax(_) => operands.output.view.shape().last().copied().unwrap_or(0),
             _ => 0,
         };
+        let (tile, vec4) = self.matmul_lowering(op, &operands);
         let low = Lowering {
             tiled_matmul: self.tiled_matmul.load(Ordering::Relaxed),
+            tile,
+            vec4,
             fast_conv: self.fast_conv.load(Ordering::Relaxed),
             max_groups: self.max_groups,
         };

@@ -141,7 +141,13 @@ mod tests {
         }
     }
 
-    const LOW: Lowering = Lowering { tiled_matmul: true, fast_conv: true, max_groups: 65535 };
+    const LOW: Lowering = Lowering {
+        tiled_matmul: true,
+        tile: Some(accel_kernels::wgsl::TiledConfig::DEFAULT),
+        vec4: [false; 2],
+        fast_conv: true,
+        max_groups: 65535,
+    };
 
     #[test]
     fn paths_follow_the_shape() {

@@ -17,10 +17,19 @@
 //!   call that notices them; nothing panics.
 //! - **Capabilities** match the CPU backend: f32 native; f16/bf16 emulated (f32 math); i8/u8
 //!   for matmul, convolution, elementwise, cast and reduce; i32 for elementwise, cast, reduce.
-//! - Float matmul (f32, and f16/bf16 computed in f32) runs a tiled kernel: 64x64 output tiles
-//!   per workgroup staged through workgroup memory, 4x4 outputs per invocation, the fused
-//!   epilogue on store (k up to `accel_kernels::wgsl::TILED_MAX_K`;
-//!   [`WgpuBackend::set_tiled_matmul`] switches it off for A/B runs).
+//! - Float matmul (f32, and f16/bf16 computed in f32) runs a tiled kernel: output tiles per
+//!   workgroup staged through workgroup memory, a register tile per invocation, operand rows
+//!   loaded as 4 adjacent words where they are f32, contiguous and 16-byte aligned (element
+//!   by element otherwise), the fused epilogue on store. Its shape (workgroup, outputs per
+//!   invocation, k step: a [`TiledConfig`], k up to [`TiledConfig::max_k`]) is chosen per
+//!   adapter at the device's first tiled matmul by the autotuner in [`tune`]: `ACCEL_WGPU_TUNE=0`
+//!   keeps [`TiledConfig::DEFAULT`]; otherwise a choice stored in the tuning cache
+//!   (`ACCEL_WGPU_TUNE_CACHE`, else `$XDG_CACHE_HOME/accel/wgpu-tune.toml` or
+//!   `~/.cache/accel/wgpu-tune.toml`, keyed by adapter, driver and accel version) is reused,
+//!   or each candidate is timed on a few probe shapes (a few seconds on lavapipe, once per
+//!   adapter) and the fastest stored. A cache that is missing, corrupt or unwritable never
+//!   fails an op. [`WgpuBackend::autotune`] re-measures on demand;
+//!   [`WgpuBackend::set_tiled_matmul`] switches the tiled kernel off for A/B runs.
 //! - Forward float convolution runs as an implicit GEMM (the tiled matmul's scheme, the input
 //!   gathered straight into workgroup memory, no im2col buffer) or, for depthwise layers, a
 //!   kernel staging each output tile's input region in workgroup memory; transposed and int8
@@ -37,7 +46,10 @@ mod buffer;
 mod conv;
 mod ops;
 mod prelude;
+pub mod tune;
 
+pub use accel_kernels::wgsl::{TiledConfig, WorkgroupLimits};
 pub use adapter::{ADAPTER_ENV, devices, discovery, open_all};
 pub use backend::{FaultInjector, TIMESTAMPS_ENV, WgpuBackend};
 pub use buffer::WgpuBuffer;
+pub use tune::{TUNE_CACHE_ENV, TUNE_ENV, TuneReport};

@@ -224,10 +224,10 @@ mod tests {
 
     #[test]
     fn limits_reject_oversized_shapes() {
-        let small = WorkgroupLimits { invocations: 64, size_x: 64, size_y: 64, storage_bytes: 8192 };
+        let small = WorkgroupLimits { invocations: 64, size_x: 64, size_y: 64, storage_bytes: 6144 };
         assert!(!TiledConfig::DEFAULT.fits(&small));
         assert!(cfg(8, 8, 4, 4, 16).fits(&small));
-        assert!(!cfg(8, 8, 8, 8, 16).fits(&small), "64x64 tiles of k 16 need 8 KiB + 8 KiB");
+        assert!(!cfg(8, 8, 8, 8, 16).fits(&small), "64x64 tiles of k 16 stage 4 KiB of a and 4 KiB of b");
         assert!(!cfg(16, 16, 3, 4, 16).fits(&LAVAPIPE), "rows per invocation must be a multiple of 4");
         assert!(!cfg(0, 16, 4, 4, 16).fits(&LAVAPIPE));
     }

@@ -1,7 +1,8 @@
 //! A/B benchmark of the wgpu f32 matmul kernels on the first adapter (lavapipe in CI): every
-//! tiled-matmul shape the adapter fits (`TiledConfig::CANDIDATES`), the default shape with
-//! element-by-element loads instead of 4-word rows, the autotuner's choice, and the generic
-//! one-invocation-per-output kernel, on the same adapter in the same run.
+//! tiled-matmul shape the adapter fits (`TiledConfig::CANDIDATES`), the default and the tuned
+//! shape with element-by-element loads instead of 4-word rows (`scalar`), the autotuner's
+//! choice, and the generic one-invocation-per-output kernel, on the same adapter in the same
+//! run.
 //!
 //! `cargo run --release -p accel-wgpu --example matmul_tiling [n] [rounds]` (default 256, 7).
 //! The autotuner runs first (`WgpuBackend::autotune`, which also stores its choice in the
@@ -67,10 +68,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         b.set_tiled_config(c)?;
         variants.push((c.name(), b));
     }
-    let scalar = first_adapter().ok_or("adapter vanished")?;
-    scalar.set_tiled_config(TiledConfig::DEFAULT)?;
-    scalar.set_vec4_loads(false);
-    variants.push((format!("{} scalar", TiledConfig::DEFAULT.name()), scalar));
+    let mut scalar_shapes = vec![TiledConfig::DEFAULT];
+    if report.chosen != TiledConfig::DEFAULT {
+        scalar_shapes.push(report.chosen);
+    }
+    for c in scalar_shapes {
+        let scalar = first_adapter().ok_or("adapter vanished")?;
+        scalar.set_tiled_config(c)?;
+        scalar.set_vec4_loads(false);
+        variants.push((format!("{} scalar", c.name()), scalar));
+    }
     variants.push((format!("tuned {}", report.chosen.name()), tuned));
     let generic = first_adapter().ok_or("adapter vanished")?;
     generic.set_tiled_matmul(false);

@@ -4,10 +4,11 @@
 //! returned by the next call).
 
 use crate::buffer::{Pool, WgpuBuffer};
-use crate::ops::{Kernel, Lowering, lower};
+use crate::ops::{Kernel, Lowering, lower, vec4_rows};
 use crate::split::{self, Arg, Piece, Sub};
+use crate::tune::{self, TuneReport};
 use accel_core::{Backend, Capabilities, DeviceInfo, DeviceKind, Error, ExecReport, Op, Operands, Result};
-use accel_kernels::wgsl;
+use accel_kernels::wgsl::{self, TiledConfig, WorkgroupLimits};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -83,6 +84,13 @@ pub struct WgpuBackend {
     /// Packed 4x8-bit dot products in WGSL (the int8 tiled matmul).
     dot4: bool,
     tiled_matmul: AtomicBool,
+    /// The tiled matmul's shape: `None` until chosen (see `tune.rs`), then `Some(None)` where
+    /// no shape fits the adapter.
+    tile: Mutex<Option<Option<TiledConfig>>>,
+    vec4_loads: AtomicBool,
+    limits: WorkgroupLimits,
+    /// Adapter name, backend, driver, PCI ids and accel version: the tuning cache's key.
+    adapter_key: String,
     fast_conv: AtomicBool,
     gpu_timing: AtomicBool,
 }
@@ -166,6 +174,22 @@ impl WgpuBackend {
             peak_bandwidth_gbs: None,
         };
         let caps = Capabilities::full_contract(usize::try_from(max_buffer).unwrap_or(usize::MAX));
+        let adapter_key = format!(
+            "{} | {:?} | {} | {} | {:04x}:{:04x} | accel {}",
+            ainfo.name,
+            ainfo.backend,
+            ainfo.driver,
+            ainfo.driver_info,
+            ainfo.vendor,
+            ainfo.device,
+            env!("CARGO_PKG_VERSION")
+        );
+        let wg_limits = WorkgroupLimits {
+            invocations: limits.max_compute_invocations_per_workgroup,
+            size_x: limits.max_compute_workgroup_size_x,
+            size_y: limits.max_compute_workgroup_size_y,
+            storage_bytes: limits.max_compute_workgroup_storage_size,
+        };
         Ok(WgpuBackend {
             info,
             caps,
@@ -185,6 +209,10 @@ impl WgpuBackend {
             max_groups: limits.max_compute_workgroups_per_dimension.max(1),
             dot4,
             tiled_matmul: AtomicBool::new(true),
+            tile: Mutex::new(None),
+            vec4_loads: AtomicBool::new(true),
+            limits: wg_limits,
+            adapter_key,
             fast_conv: AtomicBool::new(true),
             gpu_timing: AtomicBool::new(std::env::var(TIMESTAMPS_ENV).is_ok_and(|v| v == "1")),
         })
@@ -229,6 +257,88 @@ impl WgpuBackend {
     /// within the contract's tolerance either way, int8 results bit for bit.
     pub fn set_tiled_matmul(&self, on: bool) {
         self.tiled_matmul.store(on, Ordering::Relaxed);
+    }
+
+    /// The tiled matmul's shape on this device, chosen now if not yet (from this process's
+    /// earlier choice for the adapter, the tuning cache, or a measurement of a few seconds:
+    /// see [`crate::tune`]); `None` when no shape fits the adapter's workgroup limits.
+    pub fn tiled_config(&self) -> Option<TiledConfig> {
+        let mut g = self.tile.lock().unwrap_or_else(|p| p.into_inner());
+        *g.get_or_insert_with(|| tune::choose(self))
+    }
+
+    /// Times every candidate shape of the tiled matmul on this adapter now (ignoring the
+    /// cache), adopts the fastest for this device and stores it in the tuning cache; the
+    /// report says what was measured and where the choice went. Errors when the adapter fits
+    /// no shape or the device fails; the device's shape is unchanged then.
+    pub fn autotune(&self) -> Result<TuneReport> {
+        let report = tune::autotune(self)?;
+        *self.tile.lock().unwrap_or_else(|p| p.into_inner()) = Some(Some(report.chosen));
+        Ok(report)
+    }
+
+    /// The tiled-matmul shapes this adapter can run ([`TiledConfig::CANDIDATES`] that fit its
+    /// workgroup limits), [`TiledConfig::DEFAULT`] first where it fits.
+    pub fn tiled_candidates(&self) -> Vec<TiledConfig> {
+        TiledConfig::CANDIDATES.into_iter().filter(|c| c.fits(&self.limits)).collect()
+    }
+
+    /// The adapter's compute workgroup limits.
+    pub fn workgroup_limits(&self) -> WorkgroupLimits {
+        self.limits
+    }
+
+    /// Forces the tiled matmul's shape (tests and benchmarks; skips tuning). Errors when the
+    /// shape does not fit the adapter.
+    #[doc(hidden)]
+    pub fn set_tiled_config(&self, tile: TiledConfig) -> Result<()> {
+        if !tile.fits(&self.limits) {
+            return Err(Error::invalid(
+                "set_tiled_config",
+                "tile",
+                format!("a shape within {:?}", self.limits),
+                format!("{tile:?}"),
+            ));
+        }
+        *self.tile.lock().unwrap_or_else(|p| p.into_inner()) = Some(Some(tile));
+        Ok(())
+    }
+
+    /// With `false`, the tiled matmul loads every operand element by element even where rows
+    /// allow 4-word loads (A/B runs of the vectorised loads).
+    #[doc(hidden)]
+    pub fn set_vec4_loads(&self, on: bool) {
+        self.vec4_loads.store(on, Ordering::Relaxed);
+    }
+
+    /// Launches an already lowered kernel over operands that fit one binding each (the
+    /// autotuner's probes).
+    pub(crate) fn dispatch_kernel(&self, op: &Op, kernel: Kernel, operands: &Operands<'_, WgpuBuffer>) -> Result<()> {
+        let name = op.kind().name();
+        let args = split_args(operands);
+        let lim = split::Limits { binding: self.max_binding, align: self.offset_align };
+        let [piece] = &split::plan(op, &args, lim)?[..] else {
+            return Err(Error::invalid(name, "operands", "one binding each", "operands past the binding limit"));
+        };
+        let launches = self.piece_launches(name, piece, operands, kernel)?;
+        self.submit(name, &launches).map(drop)
+    }
+
+    pub(crate) fn adapter_key(&self) -> &str {
+        &self.adapter_key
+    }
+
+    /// The tiled matmul's shape and vec4 operands for `op` (chosen only for float matmuls
+    /// the tiled kernel may run).
+    fn matmul_lowering(&self, op: &Op, operands: &Operands<'_, WgpuBuffer>) -> (Option<TiledConfig>, [bool; 2]) {
+        match op {
+            Op::Matmul(d) if !d.is_int8() && self.tiled_matmul.load(Ordering::Relaxed) => {
+                let vec = self.vec4_loads.load(Ordering::Relaxed);
+                let rows = |i: usize| vec && operands.inputs.get(i).is_some_and(|o| vec4_rows(o.view, o.dtype));
+                (self.tiled_config(), [rows(0), rows(1)])
+            }
+            _ => (None, [false; 2]),
+        }
     }
 
     /// Chooses the kernels of forward float convolutions: the implicit-GEMM and depthwise
@@ -342,11 +452,25 @@ impl WgpuBackend {
             Op::Softmax(_) => out.shape().last().copied().unwrap_or(0),
             _ => 0,
         };
-        let mut kernel = lower(&piece.op, out.numel(), inner, dense, low).ok_or_else(|| Error::Unsupported {
+        let kernel = lower(&piece.op, out.numel(), inner, dense, low).ok_or_else(|| Error::Unsupported {
             op: name,
             dtype: op.dtype(),
             backend: "wgpu".into(),
         })?;
+        self.piece_launches(name, piece, operands, kernel)
+    }
+
+    /// The launches of `kernel` over one piece's views and bindings (two for a two-pass
+    /// kernel; none when it has no work).
+    fn piece_launches(
+        &self,
+        name: &'static str,
+        piece: &Piece<'_>,
+        operands: &Operands<'_, WgpuBuffer>,
+        mut kernel: Kernel,
+    ) -> Result<Vec<Launch>> {
+        let inputs = piece.views.len() - 1;
+        let out = piece.views[inputs];
         if kernel.invocations == 0 {
             return Ok(Vec::new());
         }
@@ -473,6 +597,17 @@ impl WgpuBackend {
     }
 }
 
+/// The split planner's view of the operands: inputs, then the output.
+fn split_args<'a>(operands: &'a Operands<'_, WgpuBuffer>) -> Vec<Arg<'a>> {
+    operands
+        .inputs
+        .iter()
+        .take(INPUT_SLOTS)
+        .chain(std::iter::once(&operands.output))
+        .map(|o| Arg { view: o.view, dtype: o.dtype, buffer_bytes: o.buffer.raw().size() })
+        .collect()
+}
+
 /// One piece's dispatch, ready to encode.
 struct Launch {
     pipeline: wgpu::ComputePipeline,
@@ -586,17 +721,14 @@ impl Backend for WgpuBackend {
 
     fn execute(&self, op: &Op, operands: Operands<'_, WgpuBuffer>) -> Result<ExecReport> {
         self.check("execute", 0)?;
-        let args: Vec<Arg<'_>> = operands
-            .inputs
-            .iter()
-            .take(INPUT_SLOTS)
-            .chain(std::iter::once(&operands.output))
-            .map(|o| Arg { view: o.view, dtype: o.dtype, buffer_bytes: o.buffer.raw().size() })
-            .collect();
+        let args = split_args(&operands);
         let lim = split::Limits { binding: self.split_binding.load(Ordering::Relaxed), align: self.offset_align };
         let pieces = split::plan(op, &args, lim)?;
+        let (tile, vec4) = self.matmul_lowering(op, &operands);
         let low = Lowering {
             tiled_matmul: self.tiled_matmul.load(Ordering::Relaxed),
+            tile,
+            vec4,
             fast_conv: self.fast_conv.load(Ordering::Relaxed),
             max_groups: self.max_groups,
             dot4: self.dot4,

@@ -12,7 +12,7 @@
 //! All three read core's canonical NCHW views through their strides, so NHWC data (a permuted
 //! view) needs no copy, and all three apply the fused epilogue on store.
 
-use crate::ops::{Kernel, Lowering, assemble, epilogue_head, int8_consts};
+use crate::ops::{Kernel, Lowering, assemble, epilogue_head, fits, int8_consts};
 use crate::prelude::prelude;
 use accel_core::DType;
 use accel_core::op::ConvDesc;
@@ -32,13 +32,6 @@ pub(crate) enum ConvPath {
 /// Input rows (or columns) under `tile` outputs with the given stride, kernel and dilation.
 fn span(tile: usize, stride: usize, kernel: usize, dilation: usize) -> Option<usize> {
     (tile - 1).checked_mul(stride)?.checked_add(kernel.checked_sub(1)?.checked_mul(dilation)?)?.checked_add(1)
-}
-
-fn fits(grid: [usize; 3], low: Lowering) -> Option<[u32; 3]> {
-    if grid.iter().any(|&g| g == 0 || g > low.max_groups as usize) {
-        return None;
-    }
-    Some(grid.map(|g| g as u32))
 }
 
 /// The kernel `d` runs on under `low`.
@@ -153,7 +146,14 @@ mod tests {
         }
     }
 
-    const LOW: Lowering = Lowering { tiled_matmul: true, fast_conv: true, max_groups: 65535, dot4: true };
+    const LOW: Lowering = Lowering {
+        tiled_matmul: true,
+        tile: Some(accel_kernels::wgsl::TiledConfig::DEFAULT),
+        vec4: [false; 2],
+        fast_conv: true,
+        max_groups: 65535,
+        dot4: true,
+    };
 
     #[test]
     fn paths_follow_the_shape() {

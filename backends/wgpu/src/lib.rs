@@ -29,13 +29,22 @@
 //!   call that notices them; nothing panics.
 //! - **Capabilities** match the CPU backend: f32 native; f16/bf16 emulated (f32 math); i8/u8
 //!   for matmul, convolution, elementwise, cast and reduce; i32 for elementwise, cast, reduce.
-//! - Float matmul (f32, and f16/bf16 computed in f32) runs a tiled kernel: 64x64 output tiles
-//!   per workgroup staged through workgroup memory, 4x4 outputs per invocation, the fused
-//!   epilogue on store (k up to `accel_kernels::wgsl::TILED_MAX_K`;
-//!   [`WgpuBackend::set_tiled_matmul`] switches it off for A/B runs). Int8 matmul (i8 x i8,
-//!   u8 x i8, zero points) runs the same tiling on WGSL's packed 4x8-bit dot products
-//!   (`dot4I8Packed`, where the WGSL front end offers them), bit-identical to the generic
-//!   kernel.
+//! - Float matmul (f32, and f16/bf16 computed in f32) runs a tiled kernel: output tiles per
+//!   workgroup staged through workgroup memory, a register tile per invocation, operand rows
+//!   loaded as 4 adjacent words where they are f32, contiguous and 16-byte aligned (element
+//!   by element otherwise), the fused epilogue on store. Its shape (workgroup, outputs per
+//!   invocation, k step: a [`TiledConfig`], k up to [`TiledConfig::max_k`]) is chosen per
+//!   adapter at the device's first tiled matmul by the autotuner in [`tune`]: `ACCEL_WGPU_TUNE=0`
+//!   keeps [`TiledConfig::DEFAULT`]; otherwise a choice stored in the tuning cache
+//!   (`ACCEL_WGPU_TUNE_CACHE`, else `$XDG_CACHE_HOME/accel/wgpu-tune.toml` or
+//!   `~/.cache/accel/wgpu-tune.toml`, keyed by adapter, driver and accel version) is reused,
+//!   or each candidate is timed on a few probe shapes (a few seconds on lavapipe, once per
+//!   adapter) and the fastest stored. A cache that is missing, corrupt or unwritable never
+//!   fails an op. [`WgpuBackend::autotune`] re-measures on demand;
+//!   [`WgpuBackend::set_tiled_matmul`] switches the tiled kernel off for A/B runs.
+//!   Int8 matmul (i8 x i8, u8 x i8, zero points) runs a fixed 64x64 tiling on WGSL's packed
+//!   4x8-bit dot products (`dot4I8Packed`, where the WGSL front end offers them),
+//!   bit-identical to the generic kernel.
 //! - Forward int8 convolution (not depthwise) runs as an implicit GEMM on the same packed dot
 //!   products (`conv_int8.wgsl`), a padding tap packed as the input's zero point.
 //! - Forward float convolution runs as an implicit GEMM (the tiled matmul's scheme, the input
@@ -58,7 +67,10 @@ mod conv;
 mod ops;
 mod prelude;
 mod split;
+pub mod tune;
 
+pub use accel_kernels::wgsl::{TiledConfig, WorkgroupLimits};
 pub use adapter::{ADAPTER_ENV, devices, discovery, open_all};
 pub use backend::{FaultInjector, TIMESTAMPS_ENV, WgpuBackend};
 pub use buffer::WgpuBuffer;
+pub use tune::{TUNE_CACHE_ENV, TUNE_ENV, TuneReport};

@@ -4,8 +4,8 @@
 
 use crate::prelude::{f32_lit, prelude};
 use accel_core::op::{Activation, BinaryOp, EpilogueDesc, MatmulDesc, ReduceOp, UnaryOp};
-use accel_core::{DType, Op};
-use accel_kernels::wgsl;
+use accel_core::{DType, Op, View};
+use accel_kernels::wgsl::{self, TiledConfig};
 use std::fmt::Write;
 
 /// One kernel launch: its full WGSL source, header words, extra words (after the views) and
@@ -28,6 +28,11 @@ pub(crate) struct Kernel {
 pub(crate) struct Lowering {
     /// Float matmuls use the tiled kernel where it applies (off: always the generic one).
     pub(crate) tiled_matmul: bool,
+    /// The tiled matmul's shape on this device (`None`: no shape fits the adapter).
+    pub(crate) tile: Option<TiledConfig>,
+    /// Matmul operands a and b whose rows the tiled kernel may load as 4 adjacent words
+    /// (see [`vec4_rows`]; the shape's own conditions are checked at lowering).
+    pub(crate) vec4: [bool; 2],
     /// Forward float convolutions use the implicit-GEMM or depthwise kernel where one applies
     /// (off: always the generic one).
     pub(crate) fast_conv: bool,
@@ -147,17 +152,45 @@ pub(crate) fn epilogue_head(e: &EpilogueDesc, acc: DType, int: bool, transposed:
     (s, scales, [lo.to_bits(), hi.to_bits(), zp as u32, per_channel as u32])
 }
 
-/// The tiled kernel's grid for `d`, when it applies: float math, 0 < k <= TILED_MAX_K, and a
-/// grid inside the adapter's per-dimension limit.
-fn tiled_grid(d: &MatmulDesc, low: Lowering) -> Option<[u32; 3]> {
-    if !low.tiled_matmul || (d.is_int8() && !low.dot4) || d.k == 0 || d.k > wgsl::TILED_MAX_K || d.m == 0 || d.n == 0 {
-        return None;
-    }
-    let dims = [d.n.div_ceil(wgsl::TILED_TILE), d.m.div_ceil(wgsl::TILED_TILE), d.batch_count()];
+/// The grid `dims` as workgroup counts, when every dimension is inside the adapter's limit.
+pub(crate) fn fits(dims: [usize; 3], low: Lowering) -> Option<[u32; 3]> {
     if dims.iter().any(|&g| g == 0 || g > low.max_groups as usize) {
         return None;
     }
     Some(dims.map(|g| g as u32))
+}
+
+/// The int8 tiled kernel's grid for `d`, when it applies: packed dot products, 0 < k <=
+/// TILED_MAX_K, and a grid inside the adapter's per-dimension limit.
+fn int8_grid(d: &MatmulDesc, low: Lowering) -> Option<[u32; 3]> {
+    if !low.tiled_matmul || !low.dot4 || d.k == 0 || d.k > wgsl::TILED_MAX_K {
+        return None;
+    }
+    fits([d.n.div_ceil(wgsl::TILED_TILE), d.m.div_ceil(wgsl::TILED_TILE), d.batch_count()], low)
+}
+
+/// The tiled kernel's shape and grid for `d`, when it applies: float math, a shape for the
+/// adapter, 0 < k <= its `max_k`, and a grid inside the adapter's per-dimension limit.
+fn tiled_grid(d: &MatmulDesc, low: Lowering) -> Option<(TiledConfig, [u32; 3])> {
+    let tile = low.tile.filter(|t| low.tiled_matmul && !d.is_int8() && d.k > 0 && d.k <= t.max_k())?;
+    Some((tile, fits(tile.grid(d.m, d.n, d.batch_count()), low)?))
+}
+
+/// True when a matmul operand's rows can be read as 4 adjacent f32 words starting on a
+/// 16-byte boundary: f32, unit stride along the row, and an offset and every other stride
+/// that are multiples of 4 elements. The row length must also be a multiple of 4, which the
+/// lowering checks (k for a, n for b).
+pub(crate) fn vec4_rows(view: &View, dtype: DType) -> bool {
+    let strides = view.strides();
+    dtype == DType::F32
+        && strides.last() == Some(&1)
+        && view.offset().is_multiple_of(4)
+        && strides[..strides.len() - 1].iter().all(|s| s.is_multiple_of(4))
+}
+
+/// The tiled kernel's prelude and body for `d` under `tile`.
+fn tiled_body(d: &MatmulDesc, tile: &TiledConfig, low: Lowering) -> String {
+    tile.prelude(low.vec4[0] && d.k.is_multiple_of(4), low.vec4[1] && d.n.is_multiple_of(4)) + wgsl::MATMUL_TILED
 }
 
 fn matmul(d: &MatmulDesc, low: Lowering) -> Kernel {
@@ -180,17 +213,15 @@ fn matmul(d: &MatmulDesc, low: Lowering) -> Kernel {
     header[11] = d.n as u32;
     let mut extra = vec![0];
     extra.extend(scales);
-    let groups = tiled_grid(d, low);
-    let (head, body) = match groups {
-        Some(_) if int => {
-            let consts = int8_consts(d.dtype, d.b_dtype, d.zero_points.0, d.zero_points.1);
-            let source = assemble(&(head + &consts), &[wgsl::EPILOGUE, wgsl::INT8, wgsl::MATMUL_INT8]);
-            return Kernel { source, header, extra, invocations: n, groups, then: None };
-        }
-        Some(_) => (head, wgsl::MATMUL_TILED),
-        None => (head, wgsl::MATMUL),
-    };
-    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, body]), header, extra, invocations: n, groups, then: None }
+    if int && let Some(groups) = int8_grid(d, low) {
+        let consts = int8_consts(d.dtype, d.b_dtype, d.zero_points.0, d.zero_points.1);
+        let source = assemble(&(head + &consts), &[wgsl::EPILOGUE, wgsl::INT8, wgsl::MATMUL_INT8]);
+        return Kernel { source, header, extra, invocations: n, groups: Some(groups), then: None };
+    }
+    let tiled = tiled_grid(d, low);
+    let body = tiled.as_ref().map_or(wgsl::MATMUL.to_string(), |(t, _)| tiled_body(d, t, low));
+    let groups = tiled.map(|(_, g)| g);
+    Kernel { source: assemble(&head, &[wgsl::EPILOGUE, &body]), header, extra, invocations: n, groups, then: None }
 }
 
 /// The int8 tiled kernels' constants (see `matmul_int8.wgsl`) for a product of `a` (rows,
@@ -326,8 +357,73 @@ pub(crate) fn lower(op: &Op, out_numel: usize, inner: usize, dense: bool, low: L
 }
 
 #[cfg(test)]
-mod reduce_tests {
+mod tests {
     use super::*;
+    use accel_core::op::EpilogueDesc;
+
+    fn desc(batch: usize, m: usize, k: usize, n: usize, dtype: DType) -> MatmulDesc {
+        MatmulDesc {
+            batch: vec![batch],
+            m,
+            n,
+            k,
+            dtype,
+            b_dtype: dtype,
+            out_dtype: dtype,
+            alpha: 1.0,
+            beta: 0.0,
+            zero_points: (0, 0),
+            epilogue: EpilogueDesc::default(),
+        }
+    }
+
+    fn low(tile: TiledConfig) -> Lowering {
+        Lowering {
+            tiled_matmul: true,
+            tile: Some(tile),
+            vec4: [true; 2],
+            fast_conv: true,
+            max_groups: 65535,
+            dot4: true,
+        }
+    }
+
+    #[test]
+    fn the_grid_and_the_k_bound_follow_the_shape() {
+        for t in TiledConfig::CANDIDATES {
+            let (tm, tn) = (t.tile_m() as usize, t.tile_n() as usize);
+            let d = desc(3, tm + 1, t.max_k(), 2 * tn, DType::F32);
+            assert_eq!(tiled_grid(&d, low(t)), Some((t, [2, 2, 3])), "{}", t.name());
+            assert_eq!(tiled_grid(&desc(3, 4, t.max_k() + 1, 4, DType::F32), low(t)), None, "{}", t.name());
+            let k = matmul(&d, low(t));
+            assert_eq!(k.groups, Some([2, 2, 3]));
+            assert!(k.source.contains(&format!("const TM: u32 = {tm}u;")), "{}", t.name());
+        }
+        let d = desc(1, 8, 8, 8, DType::F32);
+        assert_eq!(tiled_grid(&d, Lowering { tile: None, ..low(TiledConfig::DEFAULT) }), None);
+        assert_eq!(tiled_grid(&d, Lowering { tiled_matmul: false, ..low(TiledConfig::DEFAULT) }), None);
+        assert_eq!(tiled_grid(&desc(1, 8, 8, 8, DType::I8), low(TiledConfig::DEFAULT)), None);
+        assert_eq!(tiled_grid(&d, Lowering { max_groups: 0, ..low(TiledConfig::DEFAULT) }), None);
+    }
+
+    #[test]
+    fn rows_load_as_words_only_when_whole_and_aligned() {
+        let v = |shape: &[usize], strides: &[usize], offset| {
+            View::from_parts("t", shape.to_vec(), strides.to_vec(), offset, 1 << 20).unwrap()
+        };
+        assert!(vec4_rows(&v(&[2, 8, 12], &[96, 12, 1], 0), DType::F32));
+        assert!(vec4_rows(&v(&[2, 8, 12], &[0, 12, 1], 8), DType::F32), "broadcast batch");
+        assert!(!vec4_rows(&v(&[8, 12], &[12, 1], 0), DType::F16));
+        assert!(!vec4_rows(&v(&[8, 12], &[12, 1], 2), DType::F32), "offset");
+        assert!(!vec4_rows(&v(&[8, 12], &[13, 1], 0), DType::F32), "row stride");
+        assert!(!vec4_rows(&v(&[8, 12], &[1, 8], 0), DType::F32), "transposed");
+        // k or n not a multiple of 4: the prelude turns the word loads off.
+        let d = desc(1, 8, 6, 10, DType::F32);
+        let src = matmul(&d, low(TiledConfig::DEFAULT)).source;
+        assert!(src.contains("const VEC_A: bool = false;") && src.contains("const VEC_B: bool = false;"));
+        let src = matmul(&desc(1, 8, 8, 12, DType::F32), low(TiledConfig::DEFAULT)).source;
+        assert!(src.contains("const VEC_A: bool = true;") && src.contains("const VEC_B: bool = true;"));
+    }
 
     #[test]
     fn reductions_split_runs_for_few_outputs_and_for_the_loop_bound() {

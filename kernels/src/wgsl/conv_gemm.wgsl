@@ -4,13 +4,16 @@
 //   A[o][q] = w[g*(O/g) + o, c, i, j],      q = (c*kH + i)*kW + j,
 //   B[q][p] = in[n, g*(C/g) + c, y*sH - pT + i*dH, x*sW - pL + j*dW] (0 outside the input),
 //             p = (n*oH + y)*oW + x,
-// and is computed like matmul_tiled.wgsl: one 16x16 workgroup per 64x64 output tile, tiles of
-// A and B staged in workgroup memory 16 q at a time, 4x4 outputs per invocation in registers.
+// and is computed like matmul_tiled.wgsl's default shape: one 16x16 workgroup per 64x64 output
+// tile, tiles of A and B staged in workgroup memory 16 q at a time, 4x4 outputs per invocation
+// in registers (a fixed shape: the matmul's tuner does not apply here).
 // B is never materialised (no im2col buffer): each staged element is gathered from the input
 // view directly, so any strides (NCHW, NHWC), padding, stride, dilation and groups work.
 // Each output sums its products in q order, the generic kernel's order (c, then i, then j);
 // padding taps add 0. The fused epilogue runs on store. Dispatch: (ceil(P/64), ceil(og/64), g).
-// Header as conv.wgsl, plus p[1] = K (the host sends K <= TILED_MAX_K, see matmul_tiled.wgsl).
+// Header as conv.wgsl, plus p[1] = K. The loops run about 17K/16 trips per invocation and
+// llvmpipe stops a shader's loops after 65,535 trips in total, so the host sends
+// K <= TILED_MAX_K here and larger K to the generic kernel.
 
 const TM: u32 = 64u;
 const TK: u32 = 16u;

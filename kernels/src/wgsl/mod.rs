@@ -5,10 +5,16 @@
 //! inputs 0..3 and the output at slot 4, then kernel extras), bindings 1..4 the inputs and 5
 //! the output, all raw `u32` words holding the host byte image of the tensor. A kernel is the
 //! host-generated prelude (dtype loads/stores, op constants) + [`COMMON`] (+ [`EPILOGUE`]) +
-//! its body; workgroups are 64 invocations folded over x and y, except the tiled matmuls
-//! ([`MATMUL_TILED`], [`MATMUL_INT8`]) and the implicit-GEMM convolution ([`CONV_GEMM`]), whose 16x16
-//! workgroups each own a 64x64 output tile, and the depthwise convolution
+//! its body; workgroups are 64 invocations folded over x and y, except the tiled matmul
+//! ([`MATMUL_TILED`]), whose workgroup shape, register tile and k step are a [`TiledConfig`]
+//! written into the prelude (the wgpu backend picks one per adapter), the int8 tiled matmul
+//! ([`MATMUL_INT8`]) and the implicit-GEMM convolutions ([`CONV_GEMM`], [`CONV_INT8`]), whose
+//! 16x16 workgroups each own a 64x64 output tile, and the depthwise convolution
 //! ([`CONV_DEPTHWISE`]), whose 8x8 workgroups each own one tile of one output plane.
+
+mod tiled;
+
+pub use tiled::{TiledConfig, WorkgroupLimits};
 
 /// Bindings, view offsets, dtype conversions, NaN-aware max/min, erf/gelu/tanh/pow helpers.
 pub const COMMON: &str = include_str!("common.wgsl");
@@ -23,8 +29,10 @@ pub const SOFTMAX: &str = include_str!("softmax.wgsl");
 pub const EPILOGUE: &str = include_str!("epilogue.wgsl");
 /// Generic batched matmul (float and int8).
 pub const MATMUL: &str = include_str!("matmul.wgsl");
-/// Tiled batched matmul for float math: 64x64 workgroup tiles staged in workgroup memory,
-/// 4x4 outputs per invocation (16x16 workgroups, dispatched over (n/64, m/64, batch)).
+/// Tiled batched matmul for float math: workgroup tiles staged in workgroup memory, a
+/// register tile per invocation, vec4 loads where the operands allow; its shape is the
+/// prelude of a [`TiledConfig`] ([`TiledConfig::prelude`]), dispatched over
+/// [`TiledConfig::grid`] for k up to [`TiledConfig::max_k`].
 pub const MATMUL_TILED: &str = include_str!("matmul_tiled.wgsl");
 /// Tiled batched int8 matmul (i8 x i8, u8 x u8, u8 x i8 with zero points) on WGSL's packed
 /// 4x8-bit dot products: the tiles of [`MATMUL_TILED`], k staged 64 at a time as words of four
@@ -33,14 +41,17 @@ pub const MATMUL_TILED: &str = include_str!("matmul_tiled.wgsl");
 pub const MATMUL_INT8: &str = include_str!("matmul_int8.wgsl");
 /// Packed 4x8-bit dot products and byte sums shared by [`MATMUL_INT8`] and [`CONV_INT8`].
 pub const INT8: &str = include_str!("int8.wgsl");
-/// Largest k the tiled matmul takes: its loops run about 17k/16 trips per invocation, and
-/// llvmpipe ends a loop after 65,535 trips in total (larger k goes to the generic kernel).
+/// Largest K the implicit-GEMM convolutions ([`CONV_GEMM`], [`CONV_INT8`]) and the int8
+/// tiled matmul ([`MATMUL_INT8`]) take: their loops run at most about 1.6 trips per unit of K
+/// per invocation, and llvmpipe ends a shader's loops after 65,535 trips in total (larger K
+/// goes to the generic kernel). The float tiled matmul's own bound is [`TiledConfig::max_k`].
 pub const TILED_MAX_K: usize = 32768;
-/// Output rows and columns of one tiled-matmul workgroup.
+/// Output rows and columns of one implicit-GEMM convolution or int8 tiled-matmul workgroup
+/// (the float tiled matmul's are [`TiledConfig::tile_m`] and [`TiledConfig::tile_n`]).
 pub const TILED_TILE: usize = 64;
 /// Direct convolution, forward and transposed (the generic kernel: one invocation per output).
 pub const CONV: &str = include_str!("conv.wgsl");
-/// Forward float convolution as an implicit GEMM (tiles as in [`MATMUL_TILED`], the input
+/// Forward float convolution as an implicit GEMM (the tiles of [`TiledConfig::DEFAULT`], the input
 /// gathered into workgroup memory without an im2col buffer), dispatched over
 /// (ceil(N*oH*oW / 64), ceil((O/g) / 64), groups); K = (C/g)*kH*kW up to [`TILED_MAX_K`].
 pub const CONV_GEMM: &str = include_str!("conv_gemm.wgsl");

@@ -329,13 +329,18 @@ impl WgpuBackend {
     }
 
     /// The tiled matmul's shape and vec4 operands for `op` (chosen only for float matmuls
-    /// the tiled kernel may run).
+    /// the tiled kernel may run, and for float convolutions, whose implicit GEMM uses the
+    /// shape).
     fn matmul_lowering(&self, op: &Op, operands: &Operands<'_, WgpuBuffer>) -> (Option<TiledConfig>, [bool; 2]) {
         match op {
             Op::Matmul(d) if !d.is_int8() && self.tiled_matmul.load(Ordering::Relaxed) => {
                 let vec = self.vec4_loads.load(Ordering::Relaxed);
                 let rows = |i: usize| vec && operands.inputs.get(i).is_some_and(|o| vec4_rows(o.view, o.dtype));
                 (self.tiled_config(), [rows(0), rows(1)])
+            }
+            // Float implicit-GEMM convolution stages its tiles in the same shape.
+            Op::Conv(d) if d.dtype.is_float() && self.fast_conv.load(Ordering::Relaxed) => {
+                (self.tiled_config(), [false; 2])
             }
             _ => (None, [false; 2]),
         }

@@ -3,8 +3,9 @@
 //!   input region under one output tile fits the kernel's workgroup memory;
 //! - **implicit GEMM** (`conv_gemm.wgsl`, or `conv_int8.wgsl` on packed 4x8-bit dot products
 //!   for int8): every other forward convolution whose reduction length K = (C/g)·kH·kW is at
-//!   most `TILED_MAX_K` and whose grid fits (int8: not depthwise, where a 64-row tile would
-//!   hold one channel, and only where WGSL offers the packed dot products);
+//!   most the shape's bound and whose grid fits (float: the tiled matmul's shape for the
+//!   device, see `conv_tile`; int8: 64x64 tiles, K up to `TILED_MAX_K`, not depthwise, where
+//!   a 64-row tile would hold one channel, and only where WGSL offers packed dot products);
 //! - **generic** (`conv.wgsl`, one invocation per output): transposed convolutions, int8
 //!   depthwise, and whatever the fast kernels cannot take (or every case, with the fast paths
 //!   switched off by [`crate::WgpuBackend::set_fast_conv`]).
@@ -16,7 +17,7 @@ use crate::ops::{Kernel, Lowering, assemble, epilogue_head, fits, int8_consts};
 use crate::prelude::prelude;
 use accel_core::DType;
 use accel_core::op::ConvDesc;
-use accel_kernels::wgsl;
+use accel_kernels::wgsl::{self, TiledConfig};
 
 /// Which kernel a convolution runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,11 +66,25 @@ pub(crate) fn path(d: &ConvDesc, transposed: bool, low: Lowering) -> ConvPath {
         }
     }
     let k = d.in_per_group().saturating_mul(kh).saturating_mul(kw);
-    if k == 0 || k > wgsl::TILED_MAX_K {
+    // int8 runs the fixed 64x64 tile; float the tiled matmul's shape.
+    let (max_k, tm, tn) = if int8 {
+        (wgsl::TILED_MAX_K, wgsl::TILED_TILE, wgsl::TILED_TILE)
+    } else {
+        let t = conv_tile(low);
+        (t.max_k(), t.tile_m() as usize, t.tile_n() as usize)
+    };
+    if k == 0 || k > max_k {
         return ConvPath::Generic;
     }
-    let grid = [pixels.div_ceil(wgsl::TILED_TILE), d.out_per_group().div_ceil(wgsl::TILED_TILE), d.groups];
+    let grid = [pixels.div_ceil(tn), d.out_per_group().div_ceil(tm), d.groups];
     fits(grid, low).map_or(ConvPath::Generic, ConvPath::Gemm)
+}
+
+/// The float implicit GEMM's shape: the device's tiled-matmul shape when each invocation's B
+/// pixels stay put across staging steps (WX*WY a multiple of TN/4, see `conv_gemm.wgsl`),
+/// else the default shape.
+fn conv_tile(low: Lowering) -> TiledConfig {
+    low.tile.filter(|t| (t.invocations() * 4).is_multiple_of(t.tile_n())).unwrap_or(TiledConfig::DEFAULT)
 }
 
 /// The launch for convolution `d` (forward, or `transposed`).
@@ -106,6 +121,7 @@ pub(crate) fn conv(d: &ConvDesc, transposed: bool, low: Lowering) -> Kernel {
         }
         ConvPath::Gemm(grid) => {
             header[1] = (d.in_per_group() * d.kernel[0] * d.kernel[1]) as u32;
+            epi.push_str(&conv_tile(low).prelude(false, false));
             (wgsl::CONV_GEMM, Some(grid))
         }
         ConvPath::Depthwise { py, px, grid } => {

@@ -165,3 +165,25 @@ fn fast_conv_on_f16_storage_matches_generic() {
         check("f16 fast vs generic", c.name, &run(c, &fast, true), &run(c, &generic, true), 2e-3);
     }
 }
+
+#[test]
+fn implicit_gemm_matches_generic_in_every_tile_shape() {
+    // The float implicit GEMM stages its tiles in the device's tiled-matmul shape: force each
+    // shape the adapter fits and compare the implicit-GEMM cases with the generic kernel.
+    let Some(generic) = backend("accel-wgpu conv tests") else { return };
+    generic.set_fast_conv(false);
+    let generic = Device::new(generic);
+    // Depthwise (groups = C = O) runs its own kernel; the rest is the implicit GEMM's.
+    let depthwise = |c: &Case| c.groups > 1 && c.w[1] == 1 && c.w[0] == c.groups;
+    let gemm_cases: Vec<&Case> = CASES.iter().filter(|c| !depthwise(c)).collect();
+    let want: Vec<Vec<f32>> = gemm_cases.iter().map(|c| run(c, &generic, false)).collect();
+    let Some(probe) = backend("accel-wgpu conv tests") else { return };
+    for tile in probe.tiled_candidates() {
+        let fast = backend("accel-wgpu conv tests").expect("the adapter found above");
+        fast.set_tiled_config(tile).unwrap();
+        let fast = Device::new(fast);
+        for (c, w) in gemm_cases.iter().zip(&want) {
+            check(&format!("{} vs generic", tile.name()), c.name, &run(c, &fast, false), w, 1e-5);
+        }
+    }
+}

@@ -4,22 +4,19 @@
 //   A[o][q] = w[g*(O/g) + o, c, i, j],      q = (c*kH + i)*kW + j,
 //   B[q][p] = in[n, g*(C/g) + c, y*sH - pT + i*dH, x*sW - pL + j*dW] (0 outside the input),
 //             p = (n*oH + y)*oW + x,
-// and is computed like matmul_tiled.wgsl's default shape: one 16x16 workgroup per 64x64 output
-// tile, tiles of A and B staged in workgroup memory 16 q at a time, 4x4 outputs per invocation
-// in registers (a fixed shape: the matmul's tuner does not apply here).
+// and is computed like matmul_tiled.wgsl, in the shape the prelude's TiledConfig gives (the
+// matmul's tuned shape): a WX x WY workgroup per TM x TN output tile, A and B staged in
+// workgroup memory TK q at a time, RM x RN outputs per invocation updated by the prelude's
+// `mma`. The host sends a shape whose WX*WY is a multiple of TN/4, so each invocation stages
+// the same four pixels of B at every step, their image bases and input origins fixed.
 // B is never materialised (no im2col buffer): each staged element is gathered from the input
 // view directly, so any strides (NCHW, NHWC), padding, stride, dilation and groups work.
 // Each output sums its products in q order, the generic kernel's order (c, then i, then j);
-// padding taps add 0. The fused epilogue runs on store. Dispatch: (ceil(P/64), ceil(og/64), g).
-// Header as conv.wgsl, plus p[1] = K. The loops run about 17K/16 trips per invocation and
-// llvmpipe stops a shader's loops after 65,535 trips in total, so the host sends
-// K <= TILED_MAX_K here and larger K to the generic kernel.
+// padding taps add 0. The fused epilogue runs on store. Dispatch: (ceil(P/TN), ceil(og/TM), g).
+// Header as conv.wgsl, plus p[1] = K <= TiledConfig::max_k (llvmpipe's loop-trip budget).
 
-const TM: u32 = 64u;
-const TK: u32 = 16u;
-
-var<workgroup> ta: array<vec4<f32>, 256>;
-var<workgroup> tb: array<vec4<f32>, 256>;
+var<workgroup> ta: array<vec4<f32>, TM * TK / 4u>;
+var<workgroup> tb: array<vec4<f32>, TK * TN / 4u>;
 
 // One gathered input element: image base `base`, input origin (iy, ix), 0 outside.
 fn gather(base: u32, iy: i32, ix: i32, ok: bool, h: i32, w: i32) -> f32 {
@@ -29,12 +26,17 @@ fn gather(base: u32, iy: i32, ix: i32, ok: bool, h: i32, w: i32) -> f32 {
     return 0.0;
 }
 
-fn weight(wq: u32, o: u32, ok: bool) -> f32 {
-    if (ok) { return ldf1(wq + o * vstride(1u, 0u)); }
-    return 0.0;
+// A[o][q] from the group's first weight row `wrow`, 0 outside; a dense kernel window (dense
+// OIHW) makes a row of q one run.
+fn weight(wrow: u32, o: u32, q: u32, og: u32, kdim: u32, kw: u32, khw: u32, run: bool) -> f32 {
+    if (o >= og || q >= kdim) { return 0.0; }
+    let ro = wrow + o * vstride(1u, 0u);
+    if (run) { return ldf1(ro + q); }
+    let r = q % khw;
+    return ldf1(ro + (q / khw) * vstride(1u, 1u) + (r / kw) * vstride(1u, 2u) + (r % kw) * vstride(1u, 3u));
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(WX, WY)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
     let kdim = pu(1u);
@@ -59,18 +61,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let khw = kh * kw;
     let g = wid.z;
     let row0 = wid.y * TM;
-    let col0 = wid.x * TM;
-    // Staging slot: column lk of the A tile (output channels li..li+3) and row lk of the B
-    // tile (pixels lj..lj+3). The four pixels' image bases and input origins are fixed.
-    let lk = t / 16u;
-    let li = row0 + (t % 16u) * 4u;
-    let lj = col0 + (t % 16u) * 4u;
+    let col0 = wid.x * TN;
+    let wrow = vbase(1u) + (g * og) * vstride(1u, 0u);
+    let run = vstride(1u, 3u) == 1u && vstride(1u, 2u) == kw && vstride(1u, 1u) == khw;
+    // This invocation's four B pixels (the same at every staging step).
+    let bc = (t % (TN / 4u)) * 4u;
     var pb = vec4<u32>(0u);
     var py = vec4<i32>(0);
     var px = vec4<i32>(0);
     var pok = vec4<bool>(false);
     for (var e = 0u; e < 4u; e = e + 1u) {
-        let pix = lj + e;
+        let pix = col0 + bc + e;
         pok[e] = pix < npix;
         let n = pix / plane;
         let r = pix % plane;
@@ -78,51 +79,58 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         py[e] = i32(r / ow) * sh - pt;
         px[e] = i32(r % ow) * sw - pl;
     }
-    let wrow = vbase(1u) + (g * og) * vstride(1u, 0u);
-    let aok = vec4<bool>(li < og, li + 1u < og, li + 2u < og, li + 3u < og);
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    var acc: array<vec4<f32>, NACC>;
     for (var q0 = 0u; q0 < kdim; q0 = q0 + TK) {
-        let q = q0 + lk;
-        let qok = q < kdim;
-        let c = q / khw;
-        let r = q % khw;
-        let i = r / kw;
-        let j = r % kw;
-        let wq = wrow + c * vstride(1u, 1u) + i * vstride(1u, 2u) + j * vstride(1u, 3u);
-        ta[t] = vec4<f32>(weight(wq, li, qok && aok.x), weight(wq, li + 1u, qok && aok.y),
-                          weight(wq, li + 2u, qok && aok.z), weight(wq, li + 3u, qok && aok.w));
-        let coff = c * vstride(0u, 1u);
-        let dy = i32(i) * dh;
-        let dx = i32(j) * dw;
-        tb[t] = vec4<f32>(gather(pb.x + coff, py.x + dy, px.x + dx, qok && pok.x, h, w),
-                          gather(pb.y + coff, py.y + dy, px.y + dx, qok && pok.y, h, w),
-                          gather(pb.z + coff, py.z + dy, px.z + dx, qok && pok.z, h, w),
-                          gather(pb.w + coff, py.w + dy, px.w + dx, qok && pok.w, h, w));
+        // A quads: 4 consecutive q of one output channel, stored transposed for `mma`.
+        for (var s = 0u; s < A_STEPS; s = s + 1u) {
+            let e = t + s * WX * WY;
+            if (e < A_QUADS) {
+                let r = e / (TK / 4u);
+                let kq = (e % (TK / 4u)) * 4u;
+                let o = row0 + r;
+                let q = q0 + kq;
+                let slot = kq * (TM / 4u) + r / 4u;
+                let lane = r % 4u;
+                ta[slot][lane] = weight(wrow, o, q, og, kdim, kw, khw, run);
+                ta[slot + TM / 4u][lane] = weight(wrow, o, q + 1u, og, kdim, kw, khw, run);
+                ta[slot + 2u * (TM / 4u)][lane] = weight(wrow, o, q + 2u, og, kdim, kw, khw, run);
+                ta[slot + 3u * (TM / 4u)][lane] = weight(wrow, o, q + 3u, og, kdim, kw, khw, run);
+            }
+        }
+        // B quads: this invocation's four pixels at one q.
+        for (var s = 0u; s < B_STEPS; s = s + 1u) {
+            let e = t + s * WX * WY;
+            if (e < B_QUADS) {
+                let q = q0 + e / (TN / 4u);
+                let qok = q < kdim;
+                let c = q / khw;
+                let r = q % khw;
+                let coff = c * vstride(0u, 1u);
+                let dy = i32(r / kw) * dh;
+                let dx = i32(r % kw) * dw;
+                tb[e] = vec4<f32>(gather(pb.x + coff, py.x + dy, px.x + dx, qok && pok.x, h, w),
+                                  gather(pb.y + coff, py.y + dy, px.y + dx, qok && pok.y, h, w),
+                                  gather(pb.z + coff, py.z + dy, px.z + dx, qok && pok.z, h, w),
+                                  gather(pb.w + coff, py.w + dy, px.w + dx, qok && pok.w, h, w));
+            }
+        }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk = kk + 1u) {
-            let a = ta[kk * 16u + lid.y];
-            let b = tb[kk * 16u + lid.x];
-            acc0 = acc0 + a.x * b;
-            acc1 = acc1 + a.y * b;
-            acc2 = acc2 + a.z * b;
-            acc3 = acc3 + a.w * b;
+            mma(&acc, kk * (TM / 4u) + lid.y * RM4, kk * (TN / 4u) + lid.x * RN4);
         }
         workgroupBarrier();
     }
-    // One call site for the 16 stores (see matmul_tiled.wgsl).
-    var accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    let i0 = row0 + lid.y * 4u;
-    let j0 = col0 + lid.x * 4u;
-    for (var e = 0u; e < 16u; e = e + 1u) {
-        let o = i0 + e / 4u;
-        let pix = j0 + e % 4u;
+    // One call site for the stores (see matmul_tiled.wgsl).
+    var accs = acc;
+    let i0 = row0 + lid.y * RM;
+    let j0 = col0 + lid.x * RN;
+    for (var e = 0u; e < RM * RN; e = e + 1u) {
+        let o = i0 + e / RN;
+        let pix = j0 + e % RN;
         if (o < og && pix < npix) {
             let oc = g * og + o;
             let lin = ((pix / plane) * o_ch + oc) * plane + pix % plane;
-            epilogue_f(voff(4u, lin), lin, oc, accs[e / 4u][e % 4u]);
+            epilogue_f(voff(4u, lin), lin, oc, accs[(e / RN) * RN4 + (e % RN) / 4u][(e % RN) % 4u]);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Memory-bound wgpu kernels on the first adapter (lavapipe in CI) against the host's copy
 //! bandwidth measured in the same run: unary, binary and cast over dense f32 tensors, a full
-//! sum (one output, the two-pass reduction) and row sums (4096 outputs).
+//! sum (one output, the two-pass reduction), row sums (4096 outputs) and a row softmax (4096
+//! rows, a workgroup each).
 //!
 //! `cargo run --release -p accel-wgpu --example bandwidth [log2 elements] [rounds]` (default
 //! 24, i.e. 64 MiB of f32, and 3 rounds). Each op is checked once, then timed from an idle
@@ -83,12 +84,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("adapter: {}; {n} f32 elements; best of {rounds} rounds", dev.name());
     println!("host copy (read + write): {host_gbs:.2} GB/s");
     println!("{:<26} {:>10} {:>8} {:>10}", "op", "ms", "GB/s", "of host");
-    let cases: [(&str, f64, OpFn<'_>); 5] = [
+    let cases: [(&str, f64, OpFn<'_>); 6] = [
         ("neg", 2.0, Box::new(|| ops::unary(&x, UnaryOp::Neg))),
         ("add", 3.0, Box::new(|| ops::binary(&x, &y, BinaryOp::Add))),
         ("cast f32 -> f16", 1.5, Box::new(|| ops::cast(&x, DType::F16))),
         ("sum (one output)", 1.0, Box::new(|| ops::reduce(&x, ReduceOp::Sum, &[], false))),
         ("row sums (4096 outputs)", 1.0, Box::new(|| ops::reduce(&rows, ReduceOp::Sum, &[1], false))),
+        ("softmax (4096 rows)", 2.0, Box::new(|| ops::softmax(&rows, 1, false))),
     ];
     for (name, traffic, op) in &cases {
         let d = best(rounds, || timed(&dev, op))?;

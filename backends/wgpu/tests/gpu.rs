@@ -281,3 +281,45 @@ fn long_reductions_of_few_outputs_run_in_two_passes() {
     let t = Tensor::from_slice(&dev, &[n], &v).unwrap();
     assert!(ops::reduce(&t, ReduceOp::Sum, &[], false).unwrap().to_vec::<f32>().unwrap()[0].is_nan());
 }
+
+#[test]
+fn long_softmax_rows_share_a_workgroup() {
+    // Rows of 128 elements and more run one 64-lane workgroup per row (max and sum combined
+    // across lanes); shorter rows one lane each. Both against a host f64 softmax, dense and
+    // through a transposed (strided) view, with a NaN that must spread over its row only.
+    let Some(b) = backend("accel-wgpu tests") else { return };
+    let dev = Device::new(b);
+    for (rows, len) in [(3, 127), (5, 128), (2, 5000), (2, 1 << 20)] {
+        let mut data: Vec<f32> = values(rows * len, 9).iter().map(|v| v * 20.0).collect();
+        data[len + 7] = f32::NAN;
+        let x = Tensor::from_slice(&dev, &[rows, len], &data).unwrap();
+        let xt = Tensor::from_slice(&dev, &[len, rows], &transpose(&data, rows, len)).unwrap().transpose(0, 1).unwrap();
+        for log in [false, true] {
+            for (label, t) in [("dense", &x), ("strided", &xt)] {
+                let got = ops::softmax(t, 1, log).unwrap().to_vec::<f32>().unwrap();
+                for r in 0..rows {
+                    let row = &data[r * len..(r + 1) * len];
+                    let m = row.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));
+                    let s: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
+                    for (j, &v) in row.iter().enumerate() {
+                        let want = if log { v as f64 - m - s.ln() } else { (v as f64 - m).exp() / s };
+                        let g = got[r * len + j] as f64;
+                        if r == 1 {
+                            assert!(g.is_nan(), "{label} {rows}x{len} log={log}: [{r}][{j}] = {g}, expected NaN");
+                        } else {
+                            assert!(
+                                (g - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                                "{label} {rows}x{len} log={log}: [{r}][{j}] = {g}, expected {want}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `data` ([rows, cols], row-major) transposed to [cols, rows].
+fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    (0..cols * rows).map(|i| data[(i % rows) * cols + i / rows]).collect()
+}

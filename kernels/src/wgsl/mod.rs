@@ -25,6 +25,9 @@ pub const ELEMENTWISE: &str = include_str!("elementwise.wgsl");
 pub const REDUCE: &str = include_str!("reduce.wgsl");
 /// Softmax and log-softmax over the last axis.
 pub const SOFTMAX: &str = include_str!("softmax.wgsl");
+/// Softmax and log-softmax over the last axis, one 64-lane workgroup per row (few or long
+/// rows: the row's max and sum combined across lanes in workgroup memory).
+pub const SOFTMAX_ROWS: &str = include_str!("softmax_rows.wgsl");
 /// The fused matmul/conv epilogue.
 pub const EPILOGUE: &str = include_str!("epilogue.wgsl");
 /// Generic batched matmul (float and int8).

@@ -15,7 +15,10 @@ const VIEW_BASE: u32 = 16u;
 const VIEW_WORDS: u32 = 18u;
 const EXTRA_BASE: u32 = 106u;
 const SCALE_BASE: u32 = 107u;
-// Chunk of a long loop walked as an outer loop over chunks (bounded inner trip counts).
+// Chunk of a long loop walked as an outer loop over chunks (bounded inner trip counts). This
+// does not lift llvmpipe's cap of 65,535 loop trips, which counts a loop's trips in total
+// (measured: a chunked 1M-element softmax row came back wrong); kernels that must walk more
+// split the work across invocations (two-pass reduce, workgroup softmax).
 const CHUNK: u32 = 4096u;
 
 fn pu(i: u32) -> u32 { return p[i]; }

@@ -68,9 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let py = i32(pr / max(ow, 1u)) * sh - pt;
     let px = i32(pr % max(ow, 1u)) * sw - pl;
     let zbyte = flip_b(u32(zx) & 0xffu);
-    var acc = array<vec4<i32>, 4>(vec4<i32>(0), vec4<i32>(0), vec4<i32>(0), vec4<i32>(0));
-    var rsum = vec4<i32>(0);
-    var csum = vec4<i32>(0);
+    var tile: Int8Tile;
     for (var q0 = 0u; q0 < kdim; q0 = q0 + TK) {
         for (var s = 0u; s < 4u; s = s + 1u) {
             let kq = aq + 4u * s;
@@ -114,28 +112,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         }
         workgroupBarrier();
         for (var kq = 0u; kq < QK; kq = kq + 1u) {
-            let av = vec4<u32>(ta[kq * 64u + lid.y * 4u], ta[kq * 64u + lid.y * 4u + 1u],
-                               ta[kq * 64u + lid.y * 4u + 2u], ta[kq * 64u + lid.y * 4u + 3u]);
-            let bv = vec4<u32>(tb[kq * 64u + lid.x * 4u], tb[kq * 64u + lid.x * 4u + 1u],
-                               tb[kq * 64u + lid.x * 4u + 2u], tb[kq * 64u + lid.x * 4u + 3u]);
-            for (var r = 0u; r < 4u; r = r + 1u) {
-                acc[r] = acc[r] + vec4<i32>(dot4(av[r], bv.x), dot4(av[r], bv.y), dot4(av[r], bv.z),
-                                            dot4(av[r], bv.w));
-            }
-            if (ROW_COEF) {
-                rsum = rsum + vec4<i32>(sum_a(av.x), sum_a(av.y), sum_a(av.z), sum_a(av.w));
-            }
-            if (COL_COEF) {
-                csum = csum + vec4<i32>(sum_b(bv.x), sum_b(bv.y), sum_b(bv.z), sum_b(bv.w));
-            }
+            int8_step(&tile, kq, lid.y, lid.x);
         }
         workgroupBarrier();
     }
-    let fa = select(0, 128, FLIP_A);
-    let fb = select(0, 128, FLIP_B);
-    let ca = fb - zx;
-    let cb = fa - zw;
-    let base = bitcast<i32>(kdim) * cb * ca;
     let i0 = row0 + lid.y * 4u;
     let j0 = col0 + lid.x * 4u;
     for (var e = 0u; e < 16u; e = e + 1u) {
@@ -146,7 +126,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         if (oo < og && p < npix) {
             let oc = g * og + oo;
             let lin = ((p / plane) * o_ch + oc) * plane + p % plane;
-            epilogue_i(voff(4u, lin), lin, oc, acc[r][c] + ca * rsum[r] + cb * csum[c] + base);
+            epilogue_i(voff(4u, lin), lin, oc, int8_result(&tile, r, c, zw, zx, kdim));
         }
     }
 }

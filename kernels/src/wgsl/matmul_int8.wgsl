@@ -82,9 +82,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let aq = t / 64u;
     let bq = t / 16u;
     let bc = (t % 16u) * 4u;
-    var acc = array<vec4<i32>, 4>(vec4<i32>(0), vec4<i32>(0), vec4<i32>(0), vec4<i32>(0));
-    var rsum = vec4<i32>(0);
-    var csum = vec4<i32>(0);
+    var tile: Int8Tile;
     for (var q0 = 0u; q0 < k; q0 = q0 + TK) {
         for (var s = 0u; s < 4u; s = s + 1u) {
             let kq = aq + 4u * s;
@@ -101,36 +99,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         }
         workgroupBarrier();
         for (var kq = 0u; kq < QK; kq = kq + 1u) {
-            let av = vec4<u32>(ta[kq * 64u + lid.y * 4u], ta[kq * 64u + lid.y * 4u + 1u],
-                               ta[kq * 64u + lid.y * 4u + 2u], ta[kq * 64u + lid.y * 4u + 3u]);
-            let bv = vec4<u32>(tb[kq * 64u + lid.x * 4u], tb[kq * 64u + lid.x * 4u + 1u],
-                               tb[kq * 64u + lid.x * 4u + 2u], tb[kq * 64u + lid.x * 4u + 3u]);
-            for (var r = 0u; r < 4u; r = r + 1u) {
-                acc[r] = acc[r] + vec4<i32>(dot4(av[r], bv.x), dot4(av[r], bv.y), dot4(av[r], bv.z),
-                                            dot4(av[r], bv.w));
-            }
-            if (ROW_COEF) {
-                rsum = rsum + vec4<i32>(sum_a(av.x), sum_a(av.y), sum_a(av.z), sum_a(av.w));
-            }
-            if (COL_COEF) {
-                csum = csum + vec4<i32>(sum_b(bv.x), sum_b(bv.y), sum_b(bv.z), sum_b(bv.w));
-            }
+            int8_step(&tile, kq, lid.y, lid.x);
         }
         workgroupBarrier();
     }
-    // Zero-point and flip corrections (see the top): coefficients of the row and column sums.
-    let za = pi(4u);
-    let zb = pi(5u);
-    let fa = select(0, 128, FLIP_A);
-    let fb = select(0, 128, FLIP_B);
-    let ca = fb - zb;
-    let cb = fa - za;
-    let base = bitcast<i32>(k) * cb * ca;
     let i = row0 + lid.y * 4u;
     let j = col0 + lid.x * 4u;
     for (var e = 0u; e < 16u; e = e + 1u) {
         let r = e / 4u;
         let c = e % 4u;
-        put(bi, i + r, j + c, acc[r][c] + ca * rsum[r] + cb * csum[c] + base, m, n);
+        put(bi, i + r, j + c, int8_result(&tile, r, c, pi(4u), pi(5u), k), m, n);
     }
 }

@@ -4,7 +4,7 @@
 //! returned by the next call).
 
 use crate::buffer::{Pool, WgpuBuffer};
-use crate::ops::{Kernel, Lowering, lower, vec4_rows};
+use crate::ops::{Kernel, Lowering, loop_trips, lower, vec4_rows};
 use crate::split::{self, Arg, Piece, Sub};
 use crate::tune::{self, TuneReport};
 use accel_core::{Backend, Capabilities, DeviceInfo, DeviceKind, Error, ExecReport, Op, Operands, Result};
@@ -91,6 +91,9 @@ pub struct WgpuBackend {
     limits: WorkgroupLimits,
     /// Adapter name, backend, driver, PCI ids and accel version: the tuning cache's key.
     adapter_key: String,
+    /// Loop trips one invocation may run before the driver cuts its loops off (llvmpipe:
+    /// 65,535 in total per invocation), less room for the kernels' own bookkeeping.
+    loop_budget: Option<usize>,
     fast_conv: AtomicBool,
     gpu_timing: AtomicBool,
 }
@@ -213,6 +216,7 @@ impl WgpuBackend {
             vec4_loads: AtomicBool::new(true),
             limits: wg_limits,
             adapter_key,
+            loop_budget: is_llvmpipe(&ainfo).then_some(LLVMPIPE_LOOP_BUDGET),
             fast_conv: AtomicBool::new(true),
             gpu_timing: AtomicBool::new(std::env::var(TIMESTAMPS_ENV).is_ok_and(|v| v == "1")),
         })
@@ -462,6 +466,21 @@ impl WgpuBackend {
             dtype: op.dtype(),
             backend: "wgpu".into(),
         })?;
+        if let (Some(budget), Some(trips)) = (self.loop_budget, loop_trips(&piece.op, &kernel, out.numel(), inner))
+            && trips > budget
+        {
+            // A longer loop would be cut short silently: refuse rather than return wrong values.
+            return Err(Error::invalid(
+                name,
+                "shape",
+                format!(
+                    "at most {budget} loop trips per invocation on {} (llvmpipe stops a shader's loops \
+                     after 65,535 in total)",
+                    self.info.name
+                ),
+                format!("{trips} for this shape's reduction"),
+            ));
+        }
         self.piece_launches(name, piece, operands, kernel)
     }
 
@@ -600,6 +619,14 @@ impl WgpuBackend {
         });
         (set, resolve)
     }
+}
+
+/// Loop trips an invocation may spend on llvmpipe: its 65,535 less room for bookkeeping loops.
+const LLVMPIPE_LOOP_BUDGET: usize = 60_000;
+
+/// True for Mesa's llvmpipe (lavapipe), which cuts off a shader's loops after 65,535 trips.
+fn is_llvmpipe(info: &wgpu::AdapterInfo) -> bool {
+    info.driver.to_lowercase().contains("llvmpipe") || info.name.to_lowercase().contains("llvmpipe")
 }
 
 /// The split planner's view of the operands: inputs, then the output.

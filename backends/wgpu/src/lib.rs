@@ -54,6 +54,11 @@
 //!   `conv.rs`; [`WgpuBackend::set_fast_conv`] switches the fast paths off for A/B runs).
 //! - Elementwise, reduce and softmax kernels walk any strided view, and index linearly when
 //!   every operand is dense (no per-dimension division).
+//! - On Mesa's llvmpipe, which stops a shader's loops after 65,535 trips in total, a kernel
+//!   whose loops would run longer for the shape (the generic matmul over k past about 60,000
+//!   terms, a generic convolution over many input channels, a softmax row of millions) is
+//!   refused with `Error::InvalidArgument` naming the op, instead of returning a result cut
+//!   short.
 //! - Reductions with few outputs (under 64) over long runs take two passes in one compute
 //!   pass: up to 1,024 workgroups per output each reduce a segment into a scratch buffer, then
 //!   one per output merges the segments, so a full reduction spreads over the device.

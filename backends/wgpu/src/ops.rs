@@ -266,6 +266,32 @@ fn reduce_segments(outputs: usize, inner: usize) -> usize {
     bound.max(fill).clamp(1, REDUCE_MAX_SEGMENTS)
 }
 
+/// Loop trips one invocation of `kernel` (lowered from `op`) runs at most, for the kernels
+/// whose trips grow with the shape (`out_numel`, `inner` as for [`lower`]): the generic matmul and
+/// convolution (one per reduction term, more per input channel for the window loops) and
+/// softmax (three passes over a row). `None` for kernels whose loops the lowering bounds
+/// already (tiled, two-pass reductions, elementwise).
+pub(crate) fn loop_trips(op: &Op, kernel: &Kernel, out_numel: usize, inner: usize) -> Option<usize> {
+    // The outer loop over chunks of 4,096 (common.wgsl's CHUNK) adds its own trips.
+    let chunks = |n: usize| n / 4096 + 1;
+    match op {
+        Op::Matmul(d) if kernel.groups.is_none() => Some(d.k + chunks(d.k) + 1),
+        Op::Conv(d) | Op::ConvTranspose(d) if kernel.groups.is_none() => {
+            // Per input channel: its loop, the row loop and each row's column loop with their
+            // exits (measured on llvmpipe: 6 trips per channel for a 1x1 window).
+            let per_channel = 3 + d.kernel[0] * (2 + d.kernel[1]);
+            Some(d.in_per_group() * per_channel + chunks(d.in_per_group()) + 16)
+        }
+        Op::Softmax(_) if inner > 0 => {
+            // A workgroup per row: each lane a 64th of the row, plus two 63-step combines.
+            let wide = softmax_wide(out_numel / inner, inner);
+            let per_lane = if wide { inner.div_ceil(64) + 42 } else { inner };
+            Some(3 * (per_lane + chunks(per_lane)))
+        }
+        _ => None,
+    }
+}
+
 /// The kernel for `op`; `out_numel` is the output's element count, `inner` the length of the
 /// reduced run (reduce) or row (softmax), and `dense` true when every operand view is dense
 /// (row-major without gaps), so elementwise, reduce and softmax kernels index linearly.

@@ -323,3 +323,33 @@ fn long_softmax_rows_share_a_workgroup() {
 fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     (0..cols * rows).map(|i| data[(i % rows) * cols + i / rows]).collect()
 }
+
+#[test]
+fn reductions_past_llvmpipes_loop_cap_are_refused_not_wrong() {
+    // llvmpipe stops a shader's loops after 65,535 trips in total: the generic matmul over
+    // k = 70,000 summed only 65,505 terms, a generic convolution over 60,000 channels 10,922.
+    // On llvmpipe such shapes are refused by name; elsewhere they run. Within the budget the
+    // generic kernel still runs (k = 50,000, past every tiled shape's k bound).
+    let Some(b) = backend("accel-wgpu tests") else { return };
+    let llvmpipe = accel_core::Backend::info(&b).name.contains("llvmpipe");
+    let dev = Device::new(b);
+    let ones = |shape: &[usize]| Tensor::from_slice(&dev, shape, &vec![1.0f32; shape.iter().product()]).unwrap();
+    let k_ok = 50_000;
+    let c = ops::matmul(&ones(&[1, k_ok]), &ones(&[k_ok, 1])).unwrap().to_vec::<f32>().unwrap();
+    assert_eq!(c, vec![k_ok as f32]);
+    let k = 70_000;
+    match ops::matmul(&ones(&[1, k]), &ones(&[k, 1])) {
+        Err(Error::InvalidArgument { op: "matmul", arg, .. }) if llvmpipe => assert_eq!(arg, "shape"),
+        Ok(c) if !llvmpipe => assert_eq!(c.to_vec::<f32>().unwrap(), vec![k as f32]),
+        other => panic!("llvmpipe {llvmpipe}: matmul over k = {k} gave {other:?}"),
+    }
+    let channels = 12_000;
+    let conv = ops::conv_transpose2d(&ones(&[1, channels, 1, 1]), &ones(&[channels, 1, 1, 1]), &Default::default());
+    match conv {
+        Err(Error::InvalidArgument { op, arg, .. }) if llvmpipe => {
+            assert_eq!((op, arg.as_str()), ("conv_transpose2d", "shape"))
+        }
+        Ok(y) if !llvmpipe => assert_eq!(y.to_vec::<f32>().unwrap(), vec![channels as f32]),
+        other => panic!("llvmpipe {llvmpipe}: transposed convolution over {channels} channels gave {other:?}"),
+    }
+}

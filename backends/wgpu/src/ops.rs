@@ -17,9 +17,9 @@ pub(crate) struct Kernel {
     pub(crate) extra: Vec<u32>,
     pub(crate) invocations: usize,
     pub(crate) groups: Option<[u32; 3]>,
-    /// A second pass: this kernel writes `scratch_words` words of partial results into a
-    /// scratch buffer bound as its output, and `then` reads them as input 0 and writes the
-    /// op's output (two-pass reductions).
+    /// A second pass `(words, kernel)`: this kernel writes `words` words of partial results
+    /// into a scratch buffer bound as its output, and `kernel` reads them as input 0 and
+    /// writes the op's output (two-pass reductions).
     pub(crate) then: Option<(usize, Box<Kernel>)>,
 }
 

@@ -117,6 +117,25 @@ fn row_offsets_count_the_distinct_strides_modulo_4k() {
     assert_eq!(row_offsets_mod_4k(4), 1024);
 }
 
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn avx2_reads_b_in_place_only_at_whole_cache_line_strides() {
+    use crate::cpu::arch::x86_64::avx2::F32;
+    let in_place = |n: usize, k: usize| {
+        let (a, b) = (vec![0f32; 64 * k], vec![0f32; k * n]);
+        let (am, bm) =
+            (StridedMat { data: &a[..], base: 0, rs: k, cs: 1 }, StridedMat { data: &b[..], base: 0, rs: n, cs: 1 });
+        let p = Product { isa: Isa::Avx2, a: &am, b: &bm, m: 64, n, k, za: 0, zb: 0 };
+        InPlaceB::<F32>::large(&p).is_some()
+    };
+    assert!(in_place(96, 96), "384-byte rows, 32 offsets modulo 4 KiB");
+    assert!(in_place(192, 192), "768-byte rows, 16 offsets");
+    assert!(!in_place(49, 512), "196-byte rows (a 7×7 plane) straddle cache lines");
+    assert!(!in_place(196, 256), "784-byte rows (a 14×14 plane)");
+    assert!(!in_place(256, 256), "1 KiB rows: 4 offsets crowd the L1 sets");
+    assert!(!in_place(512, 512), "1 MiB of B does not fit L2");
+}
+
 /// Small integers: every f32 product and sum below is exact, so any summation order agrees.
 fn ints(len: usize, seed: usize) -> Vec<f32> {
     (0..len).map(|i| ((i * 7 + seed * 13) % 9) as f32 - 4.0).collect()
@@ -141,10 +160,11 @@ fn check_f32<F: Family<V = f32, PA = f32, PB = f32>>(isa: Isa, (m, n, k): (usize
 #[test]
 fn f32_families_pack_wide_and_deep_products_per_task() {
     // Wide products whose tasks split columns and pack their own B blocks (7 × 300,
-    // 3 × 1000); k past one block (1100, 2100); edge panels of 12, 8 (the half-width AVX2
-    // tile, B read in place) and 13 columns; row-split tasks sharing one packed B (13 × 77
-    // on two threads) and a square product (B in place on AVX2).
-    let shapes = [(7, 300, 1100), (3, 1000, 70), (13, 77, 2100), (70, 70, 70)];
+    // 3 × 1000); k past one block (1100, 2100); edge panels of 12, 6 and 13 columns;
+    // row-split tasks sharing one packed B (13 × 77 on two threads); a square product whose
+    // 280-byte B rows are packed on AVX2 and one whose 384-byte rows are read in place; a
+    // small product read in place with the half-width AVX2 edge tile (40 = 2·16 + 8).
+    let shapes = [(7, 300, 1100), (3, 1000, 70), (13, 77, 2100), (70, 70, 70), (96, 96, 96), (50, 40, 60)];
     for shape in shapes {
         check_f32::<scalar::ScalarF32>(Isa::Scalar, shape);
         #[cfg(target_arch = "x86_64")]

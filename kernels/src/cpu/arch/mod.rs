@@ -115,6 +115,10 @@ pub(crate) trait Family: Send + Sync + 'static {
     /// large product reads B in place (see `gemm`'s `InPlaceB::large`); 0: any stride.
     const IN_PLACE_B_SPREAD: usize = 0;
 
+    /// The byte multiple B's row stride must be before a large product reads B in place; 1:
+    /// any stride.
+    const IN_PLACE_B_ALIGN: usize = 1;
+
     /// Computes one tile straight from unpacked operands (KG = 1): A element `(i, p)` at
     /// `a[i·rsa + p·csa]` for `i < io.mr`, B row `p` at `b[p·rsb..]` (`io.nr` contiguous
     /// columns), `kc` steps. Families without it do nothing (see [`Family::DIRECT`]).

@@ -163,8 +163,22 @@ fn f32_families_pack_wide_and_deep_products_per_task() {
     // 3 × 1000); k past one block (1100, 2100); edge panels of 12, 6 and 13 columns;
     // row-split tasks sharing one packed B (13 × 77 on two threads); a square product whose
     // 280-byte B rows are packed on AVX2 and one whose 384-byte rows are read in place; a
-    // small product read in place with the half-width AVX2 edge tile (40 = 2·16 + 8).
-    let shapes = [(7, 300, 1100), (3, 1000, 70), (13, 77, 2100), (70, 70, 70), (96, 96, 96), (50, 40, 60)];
+    // small product read in place with the half-width AVX2 edge tile (40 = 2·16 + 8); edge
+    // tiles of 1–4 columns on AVX2's dot-product tile: a 7×7 plane (49 = 3·16 + 1, B packed),
+    // k past one block with a 4-column edge, small ones with B in place, and k below 8.
+    let shapes = [
+        (7, 300, 1100),
+        (3, 1000, 70),
+        (13, 77, 2100),
+        (70, 70, 70),
+        (96, 96, 96),
+        (50, 40, 60),
+        (70, 49, 300),
+        (13, 36, 1100),
+        (20, 33, 50),
+        (9, 50, 7),
+        (4, 3, 263),
+    ];
     for shape in shapes {
         check_f32::<scalar::ScalarF32>(Isa::Scalar, shape);
         #[cfg(target_arch = "x86_64")]

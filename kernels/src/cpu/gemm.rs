@@ -225,14 +225,19 @@ struct Task<F: Family> {
 
 /// Splits C into tasks: row ranges (whole MR panels) when there are enough rows for every
 /// thread, else rows × column ranges (whole NR panels); column ranges alone when C is wide
-/// (at least 4× as many column panels as row panels). One task per thread: four per thread,
-/// claimed as threads arrive, measured no faster on two threads at 256³–512³ and slower at
-/// 128³.
-fn plan<F: Family>(m: usize, n: usize, threads: usize) -> Vec<Task<F>> {
+/// (at least 4× as many column panels as row panels) or when every task can read all of a
+/// small A in place (`a_shared`: A read in place and at most 4 L2s of it). One task per
+/// thread: four per thread, claimed as threads arrive, measured no faster on two threads at
+/// 256³–512³ and slower at 128³.
+fn plan<F: Family>(m: usize, n: usize, threads: usize, a_shared: bool) -> Vec<Task<F>> {
     let (rp, cp) = (m.div_ceil(F::MR), n.div_ceil(F::NR));
     // Wide products (a convolution's few output channels over many pixels) split columns
-    // only, so each task packs just its own columns of B (see `run_erased`).
-    let wide = !F::CORRECTED && cp >= 4 * rp && cp >= threads;
+    // only, so each task packs just its own columns of B (see `run_erased`). So do products
+    // whose A every task can read in place: no task then waits for B packed by another, nor
+    // reads it from the other core's cache (Zen 3, two threads, in-process A/B: 256³ +0.5 to
+    // +5 % and 512³ +1 to +4 % in five runs each, ResNet-50 res3's 3×3 layer +10 %; at 1024³,
+    // 4 MiB of A, −4 %, hence the bound).
+    let wide = !F::CORRECTED && ((cp >= 4 * rp && cp >= threads) || (a_shared && cp >= threads));
     let row_splits = if wide { 1 } else { rp.min(threads).max(1) };
     let col_splits = threads.div_ceil(row_splits).min(cp).max(1);
     let mut tasks = Vec::with_capacity(row_splits * col_splits);
@@ -353,7 +358,7 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
     let out = Out { ptr: out_desc.ptr, size: out_desc.size };
     if let Some((a_in, b_in)) = small_in_place::<F, A, B>(p) {
         // Small product: one task, one k block, operands read in place.
-        let mut tasks = plan::<F>(m, n, 1);
+        let mut tasks = plan::<F>(m, n, 1, false);
         let blk = Blocking { kc: k, passes: 1, nc: n.next_multiple_of(F::NR) };
         let offs = Offsets { oa: 0, ob: 0, k: 0 };
         let acc = Shared(std::ptr::null_mut());
@@ -384,7 +389,9 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
     let (a_in, b_in) = (InPlaceA::<F>::large(p), InPlaceB::<F>::large(p));
     let threads = if m.saturating_mul(n).saturating_mul(k.max(1)) < SERIAL_MACS { 1 } else { par::threads() };
     let serial = threads == 1;
-    let mut tasks = plan::<F>(m, n, threads);
+    let a_shared =
+        a_in.is_some() && m.saturating_mul(p.k).saturating_mul(std::mem::size_of::<F::PA>()) <= 4 * isa::caches().l2;
+    let mut tasks = plan::<F>(m, n, threads, a_shared);
     let fast = out_desc.fast;
     // Offsets of the encoded values (VNNI): the unsigned side carries its shift.
     let offs = Offsets { oa: enc[0].wrapping_add(p.za), ob: enc[1].wrapping_add(p.zb), k: k as i32 };

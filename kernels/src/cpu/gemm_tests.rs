@@ -136,6 +136,22 @@ fn avx2_reads_b_in_place_only_at_whole_cache_line_strides() {
     assert!(!in_place(512, 512), "1 MiB of B does not fit L2");
 }
 
+#[test]
+fn threads_split_columns_when_every_task_reads_a_in_place() {
+    let split = |a_shared: bool| -> Vec<(usize, usize, usize, usize)> {
+        plan::<scalar::ScalarF32>(256, 256, 2, a_shared).iter().map(|t| (t.r0, t.rows, t.c0, t.cols)).collect()
+    };
+    let cols = split(true);
+    assert_eq!(cols.len(), 2);
+    assert!(cols.iter().all(|&(r0, rows, _, _)| r0 == 0 && rows == 256), "{cols:?}");
+    assert_eq!(cols.iter().map(|t| t.3).sum::<usize>(), 256);
+    let rows = split(false);
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|&(_, _, c0, cols)| c0 == 0 && cols == 256), "{rows:?}");
+    // One thread: one task either way.
+    assert_eq!(plan::<scalar::ScalarF32>(256, 256, 1, true).len(), 1);
+}
+
 /// Small integers: every f32 product and sum below is exact, so any summation order agrees.
 fn ints(len: usize, seed: usize) -> Vec<f32> {
     (0..len).map(|i| ((i * 7 + seed * 13) % 9) as f32 - 4.0).collect()

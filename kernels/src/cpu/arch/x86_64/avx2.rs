@@ -7,8 +7,10 @@
 //!   subtracted while packing (values in -255..=255), and `vpmaddwd` multiplies k pairs into
 //!   i32. Exact, unlike `vpmaddubsw`, whose i16 pair sums saturate for u8 × i8 data.
 //!
-//! Full-width rows are finished and stored from the registers; partial tiles go through the
-//! scalar finishing code (they are the edges).
+//! f32 tiles are finished and stored from the registers, edge tiles with masked stores; an
+//! edge of 1–4 columns whose A rows are contiguous in k is computed as dot products along k
+//! instead (`f32_tile_dots`). f16/bf16 outputs and the integer families' tiles go through
+//! the scalar finishing code.
 
 use super::{enc_signed, enc_unsigned};
 use crate::cpu::arch::scalar::{Finish, store_tile};

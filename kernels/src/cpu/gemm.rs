@@ -237,7 +237,7 @@ fn plan<F: Family>(m: usize, n: usize, threads: usize, a_shared: bool) -> Vec<Ta
     // reads it from the other core's cache (Zen 3, two threads, in-process A/B: 256³ +0.5 to
     // +5 % and 512³ +1 to +4 % in five runs each, ResNet-50 res3's 3×3 layer +10 %; at 1024³,
     // 4 MiB of A, −4 %, hence the bound).
-    let wide = !F::CORRECTED && ((cp >= 4 * rp && cp >= threads) || (a_shared && cp >= threads));
+    let wide = !F::CORRECTED && (a_shared || cp >= 4 * rp) && cp >= threads;
     let row_splits = if wide { 1 } else { rp.min(threads).max(1) };
     let col_splits = threads.div_ceil(row_splits).min(cp).max(1);
     let mut tasks = Vec::with_capacity(row_splits * col_splits);

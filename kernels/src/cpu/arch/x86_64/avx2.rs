@@ -293,13 +293,15 @@ unsafe fn f32_tile_dots(kc: usize, a: *const f32, rsa: usize, b: *const f32, rsb
                 _mm256_storeu_ps(bt[2][q..].as_mut_ptr(), _mm256_shuffle_ps::<0x44>(t1, t3));
                 _mm256_storeu_ps(bt[3][q..].as_mut_ptr(), _mm256_shuffle_ps::<0xEE>(t1, t3));
             }
-            for p in len / 8 * 8..len.next_multiple_of(8) {
-                let mut col = [0f32; 4];
-                if p < len {
-                    _mm_storeu_ps(col.as_mut_ptr(), row(p));
-                }
-                for (c, x) in col.iter().enumerate() {
-                    bt[c][p] = *x;
+            let whole = len / 8 * 8;
+            for col in bt.iter_mut() {
+                col[whole..len.next_multiple_of(8)].fill(0.0);
+            }
+            for p in whole..len {
+                let mut v = [0f32; 4];
+                _mm_storeu_ps(v.as_mut_ptr(), row(p));
+                for (col, x) in bt.iter_mut().zip(v) {
+                    col[p] = x;
                 }
             }
         }
@@ -357,11 +359,12 @@ unsafe fn store_f32(acc: &[[__m256; 2]; MR], io: &TileIo<f32>) {
     let valid: [usize; 2] = std::array::from_fn(|v| io.nr.saturating_sub(8 * v).min(8));
     let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let masks: [__m256i; 2] = std::array::from_fn(|v| _mm256_cmpgt_epi32(_mm256_set1_epi32(valid[v] as i32), lanes));
-    // SAFETY (both closures): lanes at or past io.nr are masked off and not accessed; the
-    // caller guarantees io.nr readable (writable) elements from `p`.
+    // SAFETY: lanes at or past io.nr are masked off and not accessed; the caller guarantees
+    // io.nr readable elements from `p`.
     let load = |p: *const f32, v: usize| unsafe {
         if valid[v] == 8 { _mm256_loadu_ps(p) } else { _mm256_maskload_ps(p, masks[v]) }
     };
+    // SAFETY: as `load`, for writable elements.
     let store = |p: *mut f32, v: usize, x: __m256| unsafe {
         if valid[v] == 8 { _mm256_storeu_ps(p, x) } else { _mm256_maskstore_ps(p, masks[v], x) }
     };

@@ -573,8 +573,9 @@ impl<F: Family> InPlaceB<F> {
     /// B in place in a large product when its rows are contiguous, all of it fits in L2,
     /// where the tiles re-read it from cache (packing would only copy it), and its row stride
     /// spreads a panel's rows over the L1 sets and is aligned as the family asks
-    /// ([`Family::IN_PLACE_B_SPREAD`], [`Family::IN_PLACE_B_ALIGN`]). (Measured: 512³ 96 -> 102 GFLOP/s in place on Zen 5
-    /// with AVX-512; beyond L2, at 1024³ and 2048³, packed is 2–4% faster.)
+    /// ([`Family::IN_PLACE_B_SPREAD`], [`Family::IN_PLACE_B_ALIGN`]). (Measured: 512³
+    /// 96 -> 102 GFLOP/s in place on Zen 5 with AVX-512; beyond L2, at 1024³ and 2048³,
+    /// packed is 2–4% faster.)
     fn large<A: MatSrc, B: MatSrc>(p: &Product<'_, A, B>) -> Option<InPlaceB<F>> {
         let bytes = p.k.saturating_mul(p.n).saturating_mul(std::mem::size_of::<F::PB>());
         if !direct_for::<F, B::T, F::PB>() || bytes > isa::caches().l2 {

@@ -226,9 +226,7 @@ unsafe fn f32_tile_direct<const FULL: bool, const V: usize>(
     io: &TileIo<f32>,
 ) {
     let rows: [*const f32; MR] = std::array::from_fn(|i| a.wrapping_add(i.min(io.mr.max(1) - 1) * rsa));
-    let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    let masks: [__m256i; V] =
-        std::array::from_fn(|v| _mm256_cmpgt_epi32(_mm256_set1_epi32(io.nr.saturating_sub(8 * v) as i32), lanes));
+    let masks: [__m256i; V] = std::array::from_fn(|v| first_lanes(io.nr.saturating_sub(8 * v)));
     let mut acc = [[_mm256_setzero_ps(); V]; MR];
     for p in 0..kc {
         let bp = b.wrapping_add(p * rsb);
@@ -258,9 +256,9 @@ const DOTS_MAX_COLS: usize = 4;
 /// dot products along k, eight k steps per FMA, instead of a vector across 16 (or 8) columns
 /// that are mostly empty. A 7×7 plane has 49 = 3·16 + 1 columns: its one-column tile took a
 /// sixth of a ResNet-50 res5 1×1 layer's time, and this form is 4–8 % faster on the layer
-/// (Zen 3, in-process A/B medians). B's columns are transposed to k-major
-/// order a chunk at a time (8 × 4 register transposes); the sums run in another order than
-/// the vector tile's, which is within the contract's tolerance, not bit for bit.
+/// (Zen 3, in-process A/B medians). B's columns are transposed to k-major order a chunk at
+/// a time (8 × 4 register transposes); the sums run in another order than the vector
+/// tile's, which is within the contract's tolerance, not bit for bit.
 ///
 /// # Safety
 /// As [`Family::tile_direct`] with `csa` = 1 and `io.nr ≤ DOTS_MAX_COLS`; AVX2 + FMA present.
@@ -272,7 +270,6 @@ unsafe fn f32_tile_dots(kc: usize, a: *const f32, rsa: usize, b: *const f32, rsb
     let rows: [*const f32; MR] = std::array::from_fn(|i| a.wrapping_add(i.min(io.mr.max(1) - 1) * rsa));
     let lanes4 = _mm_setr_epi32(0, 1, 2, 3);
     let col_mask = _mm_cmpgt_epi32(_mm_set1_epi32(w as i32), lanes4);
-    let lanes8 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let mut acc = [[_mm256_setzero_ps(); DOTS_MAX_COLS]; MR];
     // B's columns for one k chunk, k-major, zero past the chunk's end up to a multiple of 8.
     let mut bt = [[0f32; CHUNK]; DOTS_MAX_COLS];
@@ -305,7 +302,7 @@ unsafe fn f32_tile_dots(kc: usize, a: *const f32, rsa: usize, b: *const f32, rsb
                 }
             }
         }
-        let tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((len % 8) as i32), lanes8);
+        let tail = first_lanes(len % 8);
         for c in 0..w {
             let mut sums: [__m256; MR] = std::array::from_fn(|i| acc[i][c]);
             for q in (0..len).step_by(8) {
@@ -334,6 +331,12 @@ unsafe fn f32_tile_dots(kc: usize, a: *const f32, rsa: usize, b: *const f32, rsb
     unsafe { store_f32(&tile, io) }
 }
 
+/// A mask of the first `n` of 8 lanes (all of them from 8 on).
+#[target_feature(enable = "avx2,fma,f16c")]
+fn first_lanes(n: usize) -> __m256i {
+    _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+}
+
 /// The sum of a vector's eight lanes.
 #[target_feature(enable = "avx2,fma,f16c")]
 fn hsum(v: __m256) -> f32 {
@@ -354,11 +357,10 @@ unsafe fn store_f32(acc: &[[__m256; 2]; MR], io: &TileIo<f32>) {
         // SAFETY: forwarded from the caller.
         return unsafe { spill_and_store(acc, io) };
     }
-    // Per vector: all 8 lanes valid (plain loads and stores), some (masked: Zen 3 takes
-    // about 12 cycles per masked store), or none (skipped).
+    // Per vector: all 8 lanes valid (plain loads and stores), some (masked, which cost more),
+    // or none (skipped).
     let valid: [usize; 2] = std::array::from_fn(|v| io.nr.saturating_sub(8 * v).min(8));
-    let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    let masks: [__m256i; 2] = std::array::from_fn(|v| _mm256_cmpgt_epi32(_mm256_set1_epi32(valid[v] as i32), lanes));
+    let masks: [__m256i; 2] = std::array::from_fn(|v| first_lanes(valid[v]));
     // SAFETY: lanes at or past io.nr are masked off and not accessed; the caller guarantees
     // io.nr readable elements from `p`.
     let load = |p: *const f32, v: usize| unsafe {

@@ -25,7 +25,7 @@ pub fn copy_bytes_on(isa: Isa, dst: &mut [u8], src: &[u8]) {
         let ahead = (dst.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize) % 4096;
         if (1..64).contains(&ahead)
             && dst.len() >= 1024
-            && matches!(isa, Isa::Avx2 | Isa::Avx512)
+            && matches!(isa, Isa::Avx2 | Isa::Avx512 | Isa::Amx)
             && isa::features().supports(isa)
         {
             // SAFETY: the CPU has AVX (both ISAs imply it; checked above); `dst` and `src` are

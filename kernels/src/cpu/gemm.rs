@@ -28,7 +28,7 @@
 //! after the microkernel ([`TileEpi::apply`]), never as a pass over C. VNNI families fold
 //! their zero-point and +128 corrections into the same per-row and per-column addends.
 
-use super::arch::{Family, FastAct, Fin, OutKind, TileIo, scalar};
+use super::arch::{Family, FastAct, Fin, OutKind, TileIo, k_groups, k_padded, scalar};
 use super::dtype::{Data, Elem};
 use super::epilogue::{At, ChanAxis};
 use super::isa::{self, Isa};
@@ -128,11 +128,13 @@ impl GemmAcc for f32 {
         let bf16_pair = is::<A::T, half::bf16>() && is::<B::T, half::bf16>();
         match p.isa {
             #[cfg(target_arch = "x86_64")]
+            Isa::Amx if bf16_pair => run::<super::arch::x86_64::amx::Bf16, _, _, _, _>(p, dst, epi, [0, 0]),
+            #[cfg(target_arch = "x86_64")]
             Isa::Avx512 if bf16_pair && isa::features().avx512_bf16 => {
                 run::<super::arch::x86_64::avx512::Bf16, _, _, _, _>(p, dst, epi, [0, 0])
             }
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => run::<super::arch::x86_64::avx512::F32, _, _, _, _>(p, dst, epi, [0, 0]),
+            Isa::Avx512 | Isa::Amx => run::<super::arch::x86_64::avx512::F32, _, _, _, _>(p, dst, epi, [0, 0]),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => run::<super::arch::x86_64::avx2::F32, _, _, _, _>(p, dst, epi, [0, 0]),
             #[cfg(target_arch = "aarch64")]
@@ -151,9 +153,11 @@ impl GemmAcc for i32 {
         let (sa, sb) = (shift(is::<A::T, i8>()), shift(is::<B::T, i8>()));
         #[cfg(target_arch = "x86_64")]
         {
-            use super::arch::x86_64::{avx2, avx512};
+            use super::arch::x86_64::{amx, avx2, avx512};
             let f = isa::features();
             match p.isa {
+                Isa::Amx if b_unsigned => return run::<amx::I8U8, _, _, _, _>(p, dst, epi, [0, sb]),
+                Isa::Amx => return run::<amx::U8I8, _, _, _, _>(p, dst, epi, [sa, 0]),
                 Isa::Avx512 if f.avx512_vnni && b_unsigned => {
                     return run::<avx512::I8U8, _, _, _, _>(p, dst, epi, [0, sb]);
                 }
@@ -196,12 +200,12 @@ struct Blocking {
 impl Blocking {
     fn new<F: Family>(k: usize) -> Blocking {
         let c = isa::caches();
-        let unit = F::KG.max(16);
+        let unit = F::KG.max(F::KT).max(16);
         // The A micro-panel (MR × kc) takes 3/4 of L1; B streams through the rest from L2.
         // (Measured on Zen 5: 3/4 beats 1/2 by ~2% at n = 512..2048; 9/10 is no better.)
         let kc_max = ((c.l1d * 3 / 4) / (F::MR * std::mem::size_of::<F::PA>())).clamp(64, 1024) / unit * unit;
         let passes = k.div_ceil(kc_max).max(1);
-        let kc = k.div_ceil(passes).next_multiple_of(F::KG);
+        let kc = k.div_ceil(passes).next_multiple_of(if F::KT > 0 { F::KT } else { F::KG });
         let nc_cols = (c.l2 / 2) / (kc.max(F::KG) * std::mem::size_of::<F::PB>());
         let nc = (nc_cols / F::NR).max(1) * F::NR;
         Blocking { kc, passes, nc }
@@ -411,7 +415,7 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
     for pass in 0..blk.passes {
         let p0 = pass * blk.kc;
         let kc = blk.kc.min(k - p0.min(k));
-        let panel_len = kc.div_ceil(F::KG) * F::NR * F::KG;
+        let panel_len = k_padded::<F>(kc) * F::NR;
         let bp = &mut bpack[..if shared_b { panel_len * panels } else { 0 }];
         if panel_len > 0 && shared_b {
             if F::CORRECTED {
@@ -662,7 +666,7 @@ impl<A: MatSrc, B: MatSrc, F: Family> Pass<'_, '_, A, B, F> {
         if generic {
             t.raw.resize(mr * nr, F::V::default());
         }
-        let kg = self.kc.div_ceil(F::KG);
+        let kg = k_groups::<F>(self.kc);
         let (a_panel, b_panel) = (kg * mr * F::KG, kg * nr * F::KG);
         let c_end = t.c0 + t.cols;
         for jc in (t.c0..c_end).step_by(self.blk.nc) {

@@ -47,13 +47,26 @@ fn bytes(len: usize, seed: u32) -> Vec<u8> {
 }
 
 /// `A (m × k, row stride k + 3) · B (k × n)` with zero points on family `F`, against the
-/// definition in wrapping i32.
+/// definition in wrapping i32; the operands are encoded with the zero points (the portable
+/// families' convention).
 fn check<F: Family<V = i32>, TA: Elem + bytemuck::Pod, TB: Elem + bytemuck::Pod>(
+    isa: Isa,
+    shape: (usize, usize, usize),
+    za: i32,
+    zb: i32,
+    fast: bool,
+) {
+    check_enc::<F, TA, TB>(isa, shape, za, zb, fast, [za, zb]);
+}
+
+/// [`check`] with encoding parameters `enc` (a VNNI family's +128 shift of its unsigned side).
+fn check_enc<F: Family<V = i32>, TA: Elem + bytemuck::Pod, TB: Elem + bytemuck::Pod>(
     isa: Isa,
     (m, n, k): (usize, usize, usize),
     za: i32,
     zb: i32,
     fast: bool,
+    enc: [i32; 2],
 ) {
     let lda = k + 3;
     let a_raw = bytes(m * lda, 7);
@@ -63,7 +76,7 @@ fn check<F: Family<V = i32>, TA: Elem + bytemuck::Pod, TB: Elem + bytemuck::Pod>
     let (am, bm) = (StridedMat { data: a, base: 0, rs: lda, cs: 1 }, StridedMat { data: b, base: 0, rs: n, cs: 1 });
     let p = Product { isa, a: &am, b: &bm, m, n, k, za, zb };
     let mut got = vec![i32::MIN; m * n];
-    run::<F, _, _, i32, _>(&p, &mut got, &RawEpi { fast }, [za, zb]);
+    run::<F, _, _, i32, _>(&p, &mut got, &RawEpi { fast }, enc);
     for i in 0..m {
         for j in 0..n {
             let want = (0..k).fold(0i32, |s, q| {
@@ -102,6 +115,62 @@ fn avx2_madd_family_matches_the_definition() {
             check::<Madd16, u8, i8>(Isa::Avx2, shape, 255, -128, fast);
             check::<Madd16, i8, i8>(Isa::Avx2, shape, -128, 127, fast);
             check::<Madd16, i8, u8>(Isa::Avx2, shape, 5, 200, fast);
+        }
+    }
+}
+
+/// Shapes for the AMX families (32 × 32 tiles; k tiles of 32 bf16 or 64 bytes): edges in m
+/// and n on both sides of a tile, k below one tile, off a tile multiple, and past one k
+/// block (several passes).
+#[cfg(target_arch = "x86_64")]
+const AMX_SHAPES: [(usize, usize, usize); 8] =
+    [(1, 1, 1), (32, 32, 64), (31, 33, 33), (33, 31, 100), (65, 70, 129), (7, 100, 1500), (96, 40, 2300), (40, 9, 7)];
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn amx_int8_families_match_the_definition() {
+    use crate::cpu::arch::x86_64::amx::{I8U8, U8I8};
+    if !isa::features().supports(Isa::Amx) {
+        eprintln!("skipped: this CPU has no AMX (or the OS did not grant its tile state)");
+        return;
+    }
+    for shape in AMX_SHAPES {
+        for fast in [false, true] {
+            check_enc::<U8I8, u8, i8>(Isa::Amx, shape, 0, 0, fast, [0, 0]);
+            check_enc::<U8I8, u8, i8>(Isa::Amx, shape, 255, -128, fast, [0, 0]);
+            check_enc::<U8I8, i8, i8>(Isa::Amx, shape, -128, 127, fast, [128, 0]);
+            check_enc::<I8U8, i8, u8>(Isa::Amx, shape, 5, 200, fast, [0, 0]);
+            check_enc::<I8U8, i8, i8>(Isa::Amx, shape, 3, -7, fast, [0, 128]);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn amx_bf16_family_matches_the_definition() {
+    use crate::cpu::arch::x86_64::amx::Bf16;
+    use half::bf16;
+    if !isa::features().supports(Isa::Amx) {
+        eprintln!("skipped: this CPU has no AMX (or the OS did not grant its tile state)");
+        return;
+    }
+    for (m, n, k) in AMX_SHAPES {
+        // Small integers: exact in bf16 and in every f32 partial sum.
+        let (a, b) = (ints(m * k, 1), ints(k * n, 2));
+        let (ah, bh): (Vec<bf16>, Vec<bf16>) =
+            (a.iter().map(|&x| bf16::from_f32(x)).collect(), b.iter().map(|&x| bf16::from_f32(x)).collect());
+        let (am, bm) =
+            (StridedMat { data: &ah[..], base: 0, rs: k, cs: 1 }, StridedMat { data: &bh[..], base: 0, rs: n, cs: 1 });
+        let p = Product { isa: Isa::Amx, a: &am, b: &bm, m, n, k, za: 0, zb: 0 };
+        for fast in [false, true] {
+            let mut got = vec![f32::NAN; m * n];
+            run::<Bf16, _, _, f32, _>(&p, &mut got, &RawEpi { fast }, [0, 0]);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f32 = (0..k).map(|q| a[i * k + q] * b[q * n + j]).sum();
+                    assert_eq!(got[i * n + j], want, "AMX bf16: ({m}, {n}, {k}) at ({i}, {j})");
+                }
+            }
         }
     }
 }

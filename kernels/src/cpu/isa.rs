@@ -1,9 +1,10 @@
 //! Which instruction set the CPU kernels use: detected once, cached, and overridable with
-//! `ACCEL_CPU_ISA=scalar|avx2|avx512|neon|auto` so tests and benchmarks can force each path.
+//! `ACCEL_CPU_ISA=scalar|avx2|avx512|amx|neon|auto` so tests and benchmarks can force each path.
 //!
 //! A forced ISA the machine lacks falls back to the best path it has below the request (with
 //! one line on stderr saying so), never to a path that would fault. [`Isa::Avx512`] needs
-//! AVX-512 F/BW/VL (VNNI and BF16 are used when present, see [`Features`]); [`Isa::Avx2`]
+//! AVX-512 F/BW/VL (VNNI and BF16 are used when present, see [`Features`]); [`Isa::Amx`] is
+//! [`Isa::Avx512`] plus the AMX tile unit for bf16 and int8 products; [`Isa::Avx2`]
 //! needs AVX2 + FMA + F16C (AVX-VNNI is used when present); [`Isa::Neon`] is every aarch64 CPU.
 
 use std::sync::OnceLock;
@@ -19,6 +20,8 @@ pub enum Isa {
     Avx2,
     /// x86-64 AVX-512 F/BW/VL (512-bit), with VNNI and BF16 when present.
     Avx512,
+    /// [`Isa::Avx512`] with AMX tiles (AMX-BF16 and AMX-INT8) for bf16 and int8 products.
+    Amx,
 }
 
 impl Isa {
@@ -29,6 +32,7 @@ impl Isa {
             Isa::Neon => "neon",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Amx => "amx",
         }
     }
 
@@ -40,12 +44,18 @@ impl Isa {
             "neon" => Ok(Some(Isa::Neon)),
             "avx2" => Ok(Some(Isa::Avx2)),
             "avx512" => Ok(Some(Isa::Avx512)),
-            other => Err(format!("ACCEL_CPU_ISA={other:?} is not one of scalar, neon, avx2, avx512, auto")),
+            "amx" => Ok(Some(Isa::Amx)),
+            other => Err(format!("ACCEL_CPU_ISA={other:?} is not one of scalar, neon, avx2, avx512, amx, auto")),
         }
     }
 
     /// Every ISA path, for tests that cover each one the machine has.
-    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Neon, Isa::Avx2, Isa::Avx512];
+    pub const ALL: [Isa; 5] = [Isa::Scalar, Isa::Neon, Isa::Avx2, Isa::Avx512, Isa::Amx];
+
+    /// True for the ISAs whose vector kernels are AVX-512's ([`Isa::Avx512`], [`Isa::Amx`]).
+    pub fn has_avx512(self) -> bool {
+        matches!(self, Isa::Avx512 | Isa::Amx)
+    }
 }
 
 impl std::fmt::Display for Isa {
@@ -67,6 +77,9 @@ pub struct Features {
     pub avx2: bool,
     /// AVX-VNNI (`vpdpbusd` on ymm without AVX-512).
     pub avx_vnni: bool,
+    /// AMX tiles with BF16 and INT8 (`tdpbf16ps`, `tdpbusd`), and the OS granted this process
+    /// the tile data state.
+    pub amx: bool,
     /// aarch64 Advanced SIMD.
     pub neon: bool,
 }
@@ -88,6 +101,7 @@ impl Features {
                 avx512_bf16: avx512 && std::arch::is_x86_feature_detected!("avx512bf16"),
                 avx2,
                 avx_vnni: avx2 && std::arch::is_x86_feature_detected!("avxvnni"),
+                amx: avx512 && crate::cpu::arch::x86_64::amx::enable(),
                 neon: false,
             }
         }
@@ -108,6 +122,7 @@ impl Features {
             Isa::Neon => self.neon,
             Isa::Avx2 => self.avx2,
             Isa::Avx512 => self.avx512 && self.avx2,
+            Isa::Amx => self.amx && self.avx512 && self.avx2,
         }
     }
 
@@ -227,6 +242,10 @@ mod tests {
         let avx2 = Features { avx2: true, ..Features::default() };
         assert_eq!(avx2.best_at_most(Isa::Avx512), Isa::Avx2);
         assert_eq!(avx2.best_at_most(Isa::Neon), Isa::Scalar);
+        assert_eq!(avx2.best_at_most(Isa::Amx), Isa::Avx2);
+        let avx512 = Features { avx2: true, avx512: true, ..Features::default() };
+        assert_eq!(avx512.best(), Isa::Avx512);
+        assert_eq!(Features { amx: true, ..avx512 }.best(), Isa::Amx);
         assert!(features().supports(active()));
     }
 

@@ -11,7 +11,7 @@
 //! `[kc/KG][MR][KG]`, B blocks `NR`-column panels `[kc/KG][NR][KG]`, each element encoded by
 //! the family (`enc_a` / `enc_b`); edges are zero so the microkernel always sees full panels.
 
-use super::arch::Family;
+use super::arch::{Family, k_padded};
 use super::dtype::Elem;
 use super::gemm::is;
 use half::{bf16, f16};
@@ -134,12 +134,12 @@ impl<T: Elem> MatSrc for TableMat<'_, T> {
 
 /// Length of a packed A block of `rows × kc`.
 pub(crate) fn a_len<F: Family>(rows: usize, kc: usize) -> usize {
-    rows.div_ceil(F::MR) * kc.div_ceil(F::KG) * F::MR * F::KG
+    rows.div_ceil(F::MR) * k_padded::<F>(kc) * F::MR
 }
 
 /// Length of a packed B block of `kc × cols`.
 pub(crate) fn b_len<F: Family>(kc: usize, cols: usize) -> usize {
-    cols.div_ceil(F::NR) * kc.div_ceil(F::KG) * F::NR * F::KG
+    cols.div_ceil(F::NR) * k_padded::<F>(kc) * F::NR
 }
 
 /// Packs rows `r0..r0 + rows`, columns `c0..c0 + kc` of `src` into `MR`-row panels
@@ -153,6 +153,9 @@ pub(crate) fn pack_a<F: Family, S: MatSrc>(
     kc: usize,
     dst: &mut [F::PA],
 ) {
+    if F::KT > 0 {
+        return pack_a_ktiled::<F, S>(src, p, r0, rows, c0, kc, dst);
+    }
     let (mr, kg) = (F::MR, F::KG);
     let panel = kc.div_ceil(kg) * mr * kg;
     if panel == 0 {
@@ -187,6 +190,48 @@ pub(crate) fn pack_a<F: Family, S: MatSrc>(
                     for kk in 0..kc {
                         out[(kk / kg) * mr * kg + i * kg + kk % kg] = F::enc_a(src.get(r, c0 + kk), p);
                     }
+                }
+            }
+        }
+    }
+}
+
+/// [`pack_a`] for k-tiled families ([`Family::KT`]): each row's k values go in runs of `KT`,
+/// one per block, so a row is copied, not scattered.
+fn pack_a_ktiled<F: Family, S: MatSrc>(
+    src: &S,
+    p: i32,
+    r0: usize,
+    rows: usize,
+    c0: usize,
+    kc: usize,
+    dst: &mut [F::PA],
+) {
+    let (mr, kt) = (F::MR, F::KT);
+    let panel = k_padded::<F>(kc) * mr;
+    if panel == 0 {
+        return;
+    }
+    let mut gathered: Vec<S::T> = Vec::new();
+    for (pi, out) in dst.chunks_exact_mut(panel).enumerate() {
+        let i0 = pi * mr;
+        let h = mr.min(rows - i0);
+        if h < mr || !kc.is_multiple_of(kt) {
+            out.fill(F::PA::default());
+        }
+        for i in 0..h {
+            let run = match src.row_run(r0 + i0 + i, c0, kc) {
+                Some(run) => run,
+                None => {
+                    gathered.resize(kc, S::T::default());
+                    src.row_into(r0 + i0 + i, c0, &mut gathered);
+                    &gathered
+                }
+            };
+            for (blk, xs) in run.chunks(kt).enumerate() {
+                let o = &mut out[blk * mr * kt + i * kt..][..xs.len()];
+                for (d, &x) in o.iter_mut().zip(xs) {
+                    *d = F::enc_a(x, p);
                 }
             }
         }
@@ -329,7 +374,7 @@ pub(crate) fn pack_b_panel<F: Family, S: MatSrc>(
     out: &mut [F::PB],
 ) {
     let (nr, kg) = (F::NR, F::KG);
-    if w < nr || !kc.is_multiple_of(kg) {
+    if w < nr || kc != k_padded::<F>(kc) {
         out.fill(F::PB::default());
     }
     let at = |kk: usize, j: usize| (kk / kg) * nr * kg + j * kg + kk % kg;
@@ -366,10 +411,12 @@ pub(crate) fn pack_b_panel<F: Family, S: MatSrc>(
 /// corrections; wrapping).
 pub(crate) fn a_sums<F: Family>(packed: &[F::PA], rows: usize, kc: usize, sums: &mut [i32]) {
     let (mr, kg) = (F::MR, F::KG);
-    let panel = kc.div_ceil(kg) * mr * kg;
+    let panel = k_padded::<F>(kc) * mr;
     if panel == 0 {
         return;
     }
+    // A k-tiled panel's blocks are rows of KT values: the same sums with KT in place of KG.
+    let kg = if F::KT > 0 { F::KT } else { kg };
     for (pi, block) in packed.chunks_exact(panel).enumerate() {
         for group in block.chunks_exact(mr * kg) {
             for (i, lane) in group.chunks_exact(kg).enumerate().take(rows - pi * mr) {

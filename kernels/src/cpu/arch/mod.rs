@@ -3,7 +3,9 @@
 //! A family fixes the packed formats and the register tile: an `MR × NR` tile of C is
 //! accumulated over an A panel packed `[kc/KG][MR][KG]` and a B panel packed `[kc/KG][NR][KG]`
 //! (`KG` consecutive k values side by side: 1 for f32, 2 for `vdpbf16ps` pairs, 4 for
-//! `vpdpbusd` quads). The blocked driver in `gemm.rs` packs, loops and threads; the family
+//! `vpdpbusd` quads). AMX families instead tile k by `KT` ([`Family::KT`]): their A panel is
+//! `[kc/KT][MR][KT]`, each block `MR` rows of `KT` contiguous k values, as a tile register
+//! loads it. The blocked driver in `gemm.rs` packs, loops and threads; the family
 //! only computes tiles. How a tile leaves the registers is described by [`TileIo`]: raw
 //! partial sums (plus the previous partial sums of earlier k blocks), or finished through the
 //! fused epilogue ([`Fin`]: alpha, per-column and per-row addends, ReLU/clamp, conversion to
@@ -84,6 +86,9 @@ pub(crate) trait Family: Send + Sync + 'static {
     /// True when the tile is computed on offset-free encodings (VNNI) and the driver must
     /// apply zero-point corrections from row and column sums.
     const CORRECTED: bool = false;
+    /// k values per A block when the A panel is k-tiled (`[kc/KT][MR][KT]`, and kc padded with
+    /// zeros to a multiple of `KT` in both panels); 0: A is packed `[kc/KG][MR][KG]`.
+    const KT: usize = 0;
 
     /// Encodes an A element (`p`: the zero point on the generic int path, the +128 shift of
     /// an unsigned VNNI side, unused for floats).
@@ -135,6 +140,17 @@ pub(crate) trait Family: Send + Sync + 'static {
         _io: &TileIo<Self::V>,
     ) {
     }
+}
+
+/// The k extent of family `F`'s packed panels for a block of `kc` k values: `kc` rounded up to
+/// whole groups (and whole k tiles when [`Family::KT`] is set).
+pub(crate) fn k_padded<F: Family>(kc: usize) -> usize {
+    kc.next_multiple_of(if F::KT > 0 { F::KT } else { F::KG })
+}
+
+/// The packed k groups of family `F` for a block of `kc` k values.
+pub(crate) fn k_groups<F: Family>(kc: usize) -> usize {
+    k_padded::<F>(kc) / F::KG
 }
 
 /// The `enc_a` / `enc_b` of every f32 family: the element widened to f32.

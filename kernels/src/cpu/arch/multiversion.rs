@@ -22,7 +22,7 @@ pub(crate) fn run<K: Block>(isa: Isa, k: K) {
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller's `isa` is supported by this CPU (AVX-512 F/BW/VL and AVX2 + FMA).
-        Isa::Avx512 => unsafe { x86::avx512(k) },
+        Isa::Avx512 | Isa::Amx => unsafe { x86::avx512(k) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above (AVX2 + FMA).
         Isa::Avx2 => unsafe { x86::avx2(k) },

@@ -303,7 +303,7 @@ fn to_bf16(x: __m512) -> __m256i {
 /// Adds previous partial sums, finishes (alpha, addends, activation) and stores an f32 tile.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,f16c")]
-unsafe fn store_f32<const R: usize, const NV: usize>(acc: &[[__m512; NV]; R], io: &TileIo<f32>) {
+pub(crate) unsafe fn store_f32<const R: usize, const NV: usize>(acc: &[[__m512; NV]; R], io: &TileIo<f32>) {
     let fin: Option<&Fin<f32>> = io.fin.as_ref();
     for (i, row) in acc.iter().enumerate().take(io.mr) {
         for (v, &x) in row.iter().enumerate() {
@@ -356,7 +356,7 @@ unsafe fn store_f32<const R: usize, const NV: usize>(acc: &[[__m512; NV]; R], io
 /// Adds previous partial sums, finishes (addends, ReLU/clamp) and stores an i32 tile.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-unsafe fn store_i32<const NV: usize>(acc: &[[__m512i; NV]; MR], io: &TileIo<i32>) {
+pub(crate) unsafe fn store_i32<const R: usize, const NV: usize>(acc: &[[__m512i; NV]; R], io: &TileIo<i32>) {
     let fin: Option<&Fin<i32>> = io.fin.as_ref();
     for (i, row) in acc.iter().enumerate().take(io.mr) {
         for (v, &x) in row.iter().enumerate() {

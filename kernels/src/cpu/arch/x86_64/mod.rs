@@ -1,6 +1,7 @@
 //! x86-64 families: AVX-512 (F/BW/VL, with VNNI and BF16) and AVX2 + FMA (with AVX-VNNI).
 //! Each is used only after [`crate::cpu::isa`] has confirmed the CPU has its features.
 
+pub(crate) mod amx;
 pub(crate) mod avx2;
 pub(crate) mod avx512;
 pub(crate) mod stream;

@@ -58,11 +58,15 @@ pub enum PeakKind {
     /// `vpmaddwd ymm` (AVX2, i16 pairs → i32): 16 multiply-adds = 32 op. The int8 bound
     /// without VNNI (the kernel's accumulating `vpaddd` issues on other pipes).
     MaddYmm,
+    /// `tdpbf16ps` (AMX-BF16): a 16 × 16 tile over 32 bf16 k values = 16,384 flop.
+    AmxBf16,
+    /// `tdpbusd` (AMX-INT8): a 16 × 16 tile over 64 byte k values = 32,768 op.
+    AmxInt8,
 }
 
 impl PeakKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [PeakKind; 7] = [
+    pub const ALL: [PeakKind; 9] = [
         PeakKind::F32Zmm,
         PeakKind::F32Ymm,
         PeakKind::F32Neon,
@@ -70,6 +74,8 @@ impl PeakKind {
         PeakKind::VnniYmm,
         PeakKind::Bf16Zmm,
         PeakKind::MaddYmm,
+        PeakKind::AmxBf16,
+        PeakKind::AmxInt8,
     ];
 
     /// Short name for reports (`f32_zmm`, `vnni_ymm`, ...).
@@ -82,6 +88,8 @@ impl PeakKind {
             PeakKind::VnniYmm => "vnni_ymm",
             PeakKind::Bf16Zmm => "bf16_zmm",
             PeakKind::MaddYmm => "madd_ymm",
+            PeakKind::AmxBf16 => "amx_bf16",
+            PeakKind::AmxInt8 => "amx_int8",
         }
     }
 
@@ -95,6 +103,8 @@ impl PeakKind {
             PeakKind::VnniYmm => 64,
             PeakKind::Bf16Zmm => 64,
             PeakKind::MaddYmm => 32,
+            PeakKind::AmxBf16 => 16 * 16 * 32 * 2,
+            PeakKind::AmxInt8 => 16 * 16 * 64 * 2,
         }
     }
 
@@ -273,6 +283,7 @@ mod tests {
         assert_eq!(PeakKind::VnniZmm.ops_per_instruction(), 4 * PeakKind::F32Zmm.ops_per_instruction());
         assert_eq!(PeakKind::Bf16Zmm.ops_per_instruction(), 2 * PeakKind::F32Zmm.ops_per_instruction());
         assert_eq!(PeakKind::MaddYmm.ops_per_instruction(), 2 * PeakKind::F32Ymm.ops_per_instruction());
+        assert_eq!(PeakKind::AmxInt8.ops_per_instruction(), 2 * PeakKind::AmxBf16.ops_per_instruction());
     }
 
     #[test]

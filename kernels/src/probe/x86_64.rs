@@ -17,6 +17,8 @@ pub(super) fn runner(kind: PeakKind) -> Option<super::Runner> {
         PeakKind::VnniYmm if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("avxvnni") => vnni_ymm,
         PeakKind::Bf16Zmm if avx512() && is_x86_feature_detected!("avx512bf16") => bf16_zmm,
         PeakKind::MaddYmm if is_x86_feature_detected!("avx2") => madd_ymm,
+        PeakKind::AmxBf16 if crate::cpu::isa::features().amx => amx_bf16,
+        PeakKind::AmxInt8 if crate::cpu::isa::features().amx => amx_int8,
         _ => return None,
     };
     Some(run)
@@ -213,5 +215,59 @@ fn madd_ymm(iters: u64) {
     if is_x86_feature_detected!("avx2") {
         // SAFETY: avx2 was detected just above.
         unsafe { body(iters) }
+    }
+}
+
+/// `iters` (at least 1) iterations of 12 `$insn` tile products, three on each of the four
+/// accumulator tiles `tmm4`–`tmm7` (enough in flight to cover the latency), from zeroed
+/// source tiles; the tiles are configured (all 16 rows × 64 bytes) first and released after.
+macro_rules! amx12 {
+    ($insn:literal, $iters:expr) => {
+        asm!(
+            "ldtilecfg [{cfg}]",
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "tilezero tmm2",
+            "tilezero tmm3",
+            "tilezero tmm4",
+            "tilezero tmm5",
+            "tilezero tmm6",
+            "tilezero tmm7",
+            "2:",
+            concat!($insn, " tmm4, tmm0, tmm2"),
+            concat!($insn, " tmm5, tmm0, tmm3"),
+            concat!($insn, " tmm6, tmm1, tmm2"),
+            concat!($insn, " tmm7, tmm1, tmm3"),
+            concat!($insn, " tmm4, tmm0, tmm2"),
+            concat!($insn, " tmm5, tmm0, tmm3"),
+            concat!($insn, " tmm6, tmm1, tmm2"),
+            concat!($insn, " tmm7, tmm1, tmm3"),
+            concat!($insn, " tmm4, tmm0, tmm2"),
+            concat!($insn, " tmm5, tmm0, tmm3"),
+            concat!($insn, " tmm6, tmm1, tmm2"),
+            concat!($insn, " tmm7, tmm1, tmm3"),
+            "dec {n}",
+            "jnz 2b",
+            "tilerelease",
+            cfg = in(reg) crate::cpu::arch::x86_64::amx::config(),
+            n = inout(reg) $iters.max(1) => _,
+            options(nostack),
+        )
+    };
+}
+
+fn amx_bf16(iters: u64) {
+    if crate::cpu::isa::features().amx {
+        // SAFETY: AMX is present and its tile state granted (`features().amx`); the loop uses
+        // tile registers only (configured here, released at the end) and reads 64 bytes of
+        // configuration; the counter starts at >= 1.
+        unsafe { amx12!("tdpbf16ps", iters) }
+    }
+}
+
+fn amx_int8(iters: u64) {
+    if crate::cpu::isa::features().amx {
+        // SAFETY: as in `amx_bf16`.
+        unsafe { amx12!("tdpbusd", iters) }
     }
 }

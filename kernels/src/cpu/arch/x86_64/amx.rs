@@ -89,6 +89,11 @@ static CONFIG: TileConfig = {
     TileConfig(c)
 };
 
+/// The tile configuration every AMX kernel here loads (64 bytes, aligned).
+pub(crate) fn config() -> *const u8 {
+    CONFIG.0.as_ptr()
+}
+
 /// Bytes of one k tile of an A panel (32 rows × 64 bytes) and of a B panel (16 groups × 32
 /// columns × 4 bytes): the same for both element kinds.
 const BLOCK_BYTES: usize = 2048;
@@ -133,7 +138,7 @@ macro_rules! amx_kernel {
                     "tilestored [{c} + {sc}*1 + 2048], tmm6",
                     "tilestored [{c} + {sc}*1 + 2112], tmm7",
                     "tilerelease",
-                    cfg = in(reg) CONFIG.0.as_ptr(),
+                    cfg = in(reg) config(),
                     n = inout(reg) blocks => _,
                     a = inout(reg) a => _,
                     b = inout(reg) b => _,

@@ -45,13 +45,17 @@ pub fn time(min_reps: usize, min_secs: f64, mut run: impl FnMut() -> BenchResult
 }
 
 /// The probe that bounds a kernel of `dtype` on this CPU: f32 and f16 (computed in f32)
-/// use the widest f32 FMA; bf16 uses `vdpbf16ps` where present, else f32; int8 uses
+/// use the widest f32 FMA; bf16 and int8 use the AMX tile product when the kernels run on
+/// AMX (`Isa::Amx`); otherwise bf16 uses `vdpbf16ps` where present, else f32, and int8
 /// `vpdpbusd` (zmm, else ymm), else AVX2's `vpmaddwd` (the kernel the int8 GEMM runs without
 /// VNNI), and has no peak without either.
 pub fn peak_kind(dtype: BenchDType) -> Option<PeakKind> {
     let first = |kinds: &[PeakKind]| kinds.iter().copied().find(|k| k.available());
+    let amx = accel_kernels::cpu::isa::active() == accel_kernels::cpu::isa::Isa::Amx;
     match dtype {
         BenchDType::F32 | BenchDType::F16 => probe::best_f32(),
+        BenchDType::Bf16 if amx => first(&[PeakKind::AmxBf16]),
+        BenchDType::I8 if amx => first(&[PeakKind::AmxInt8]),
         BenchDType::Bf16 => first(&[PeakKind::Bf16Zmm]).or_else(probe::best_f32),
         BenchDType::I8 => first(&[PeakKind::VnniZmm, PeakKind::VnniYmm, PeakKind::MaddYmm]),
     }
@@ -114,7 +118,7 @@ mod tests {
     #[test]
     fn int8_peak_is_an_integer_probe_or_none() {
         if let Some(k) = peak_kind(BenchDType::I8) {
-            assert!(matches!(k, PeakKind::VnniZmm | PeakKind::VnniYmm | PeakKind::MaddYmm));
+            assert!(matches!(k, PeakKind::VnniZmm | PeakKind::VnniYmm | PeakKind::MaddYmm | PeakKind::AmxInt8));
         }
     }
 }

@@ -18,7 +18,7 @@
 //! context switch saves no tile data between calls.
 
 use super::avx512::{store_f32, store_i32};
-use super::{enc_signed, enc_unsigned};
+use super::{bf16_bits, enc_signed, enc_unsigned};
 use crate::cpu::arch::{Family, TileIo};
 use crate::cpu::dtype::Elem;
 use std::arch::asm;
@@ -192,11 +192,11 @@ impl Family for Bf16 {
 
     #[inline(always)]
     fn enc_a<T: Elem>(x: T, _p: i32) -> u16 {
-        half::bf16::from_f32(x.to_f32()).to_bits()
+        bf16_bits(x)
     }
     #[inline(always)]
     fn enc_b<T: Elem>(x: T, _p: i32) -> u16 {
-        half::bf16::from_f32(x.to_f32()).to_bits()
+        bf16_bits(x)
     }
 
     unsafe fn tile(kg: usize, a: *const u16, b: *const u16, io: &TileIo<f32>) {
@@ -250,14 +250,9 @@ macro_rules! int8_family {
     };
 }
 
-int8_family!(
-    U8I8,
-    usi_blocks,
-    |x, shift| enc_unsigned(x, shift),
-    |x, _| enc_signed(x),
-    |x: u8| x as i32,
-    |x: u8| x as i8 as i32
-);
+int8_family!(U8I8, usi_blocks, |x, shift| enc_unsigned(x, shift), |x, _| enc_signed(x), |x: u8| x as i32, |x: u8| x
+    as i8
+    as i32);
 int8_family!(
     I8U8,
     sui_blocks,

@@ -92,11 +92,11 @@ impl Family for Bf16 {
 
     #[inline(always)]
     fn enc_a<T: Elem>(x: T, _p: i32) -> u16 {
-        half::bf16::from_f32(x.to_f32()).to_bits()
+        super::bf16_bits(x)
     }
     #[inline(always)]
     fn enc_b<T: Elem>(x: T, _p: i32) -> u16 {
-        half::bf16::from_f32(x.to_f32()).to_bits()
+        super::bf16_bits(x)
     }
 
     unsafe fn tile(kg: usize, a: *const u16, b: *const u16, io: &TileIo<f32>) {

@@ -13,6 +13,16 @@ pub(crate) fn mask16(n: usize) -> u16 {
     if n >= 16 { u16::MAX } else { ((1u32 << n) - 1) as u16 }
 }
 
+/// `x` as bf16 bits (rounded to nearest even); a bf16 input is copied as it is, not through
+/// f32, so packing bf16 operands is a plain copy.
+#[inline(always)]
+pub(crate) fn bf16_bits<T: crate::cpu::dtype::Elem>(x: T) -> u16 {
+    match bytemuck::try_cast::<T, half::bf16>(x) {
+        Ok(b) if crate::cpu::gemm::is::<T, half::bf16>() => b.to_bits(),
+        _ => half::bf16::from_f32(x.to_f32()).to_bits(),
+    }
+}
+
 /// `x + shift` as the unsigned byte VNNI multiplies (`shift` = 128 for i8 data).
 #[inline(always)]
 pub(crate) fn enc_unsigned<T: crate::cpu::dtype::Elem>(x: T, shift: i32) -> u8 {

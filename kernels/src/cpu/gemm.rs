@@ -677,6 +677,9 @@ impl<A: MatSrc, B: MatSrc, F: Family> Pass<'_, '_, A, B, F> {
         let kg = k_groups::<F>(self.kc);
         let (a_panel, b_panel) = (kg * mr * F::KG, kg * nr * F::KG);
         let c_end = t.c0 + t.cols;
+        // SAFETY: the family matches the active ISA; the tiles below run on this thread, and
+        // only this function's code runs between the two calls.
+        unsafe { F::begin_tiles() };
         for jc in (t.c0..c_end).step_by(self.blk.nc) {
             let jc_end = c_end.min(jc + self.blk.nc);
             if self.own_b {
@@ -734,6 +737,8 @@ impl<A: MatSrc, B: MatSrc, F: Family> Pass<'_, '_, A, B, F> {
                 }
             }
         }
+        // SAFETY: as for `begin_tiles` above.
+        unsafe { F::end_tiles() };
     }
 
     /// The channel of row 0 for a row-channel bias.

@@ -430,11 +430,18 @@ pub(crate) fn a_sums<F: Family>(packed: &[F::PA], rows: usize, kc: usize, sums: 
 /// Adds the per-column sums of one packed B panel (`w` valid columns) into `sums`.
 pub(crate) fn b_sums<F: Family>(panel: &[F::PB], w: usize, sums: &mut [i32]) {
     let (nr, kg) = (F::NR, F::KG);
+    // Whole groups into a panel-wide accumulator (a loop the compiler vectorises; per valid
+    // column it was 8 % of an int8 1024³ product on AMX), then the valid columns out.
+    const { assert!(F::NR <= 64) };
+    let mut acc = [0i32; 64];
+    let acc = &mut acc[..nr];
     for group in panel.chunks_exact(nr * kg) {
-        for (j, lane) in group.chunks_exact(kg).enumerate().take(w) {
-            let s: i32 = lane.iter().map(|&x| F::pb_i32(x)).sum();
-            sums[j] = sums[j].wrapping_add(s);
+        for (a, lane) in acc.iter_mut().zip(group.chunks_exact(kg)) {
+            *a = a.wrapping_add(lane.iter().fold(0i32, |s, &x| s.wrapping_add(F::pb_i32(x))));
         }
+    }
+    for (s, &a) in sums.iter_mut().zip(acc.iter()).take(w) {
+        *s = s.wrapping_add(a);
     }
 }
 

@@ -113,6 +113,20 @@ pub(crate) trait Family: Send + Sync + 'static {
     /// the family's ISA.
     unsafe fn tile(kg: usize, a: *const Self::PA, b: *const Self::PB, io: &TileIo<Self::V>);
 
+    /// Readies the calling thread for a run of [`Family::tile`] calls (AMX: loads the tile
+    /// configuration once instead of per tile). The driver calls it before a task's tiles and
+    /// [`Family::end_tiles`] after them, on the same thread, with only its own code between.
+    ///
+    /// # Safety
+    /// The CPU has the family's ISA.
+    unsafe fn begin_tiles() {}
+
+    /// Ends a run begun by [`Family::begin_tiles`] (AMX: releases the tile state).
+    ///
+    /// # Safety
+    /// As [`Family::begin_tiles`].
+    unsafe fn end_tiles() {}
+
     /// True when the family has [`Family::tile_direct`] (small products skip packing).
     const DIRECT: bool = false;
 

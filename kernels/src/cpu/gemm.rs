@@ -220,6 +220,9 @@ impl Blocking {
     }
 }
 
+/// Per-core L2 from which every task may read a large A in place (see `run_erased`).
+const LARGE_L2: usize = 2 << 20;
+
 /// One task's share of C and its private buffers.
 struct Task<F: Family> {
     r0: usize,
@@ -237,8 +240,8 @@ struct Task<F: Family> {
 
 /// Splits C into tasks: row ranges (whole MR panels) when there are enough rows for every
 /// thread, else rows × column ranges (whole NR panels); column ranges alone when C is wide
-/// (at least 4× as many column panels as row panels) or when every task can read all of a
-/// small A in place (`a_shared`: A read in place and at most 4 L2s of it). One task per
+/// (at least 4× as many column panels as row panels) or when every task can read all of A
+/// in place (`a_shared`: A read in place, and at most 4 L2s of it unless L2 is large). One task per
 /// thread: four per thread, claimed as threads arrive, measured no faster on two threads at
 /// 256³–512³ and slower at 128³.
 fn plan<F: Family>(m: usize, n: usize, threads: usize, a_shared: bool) -> Vec<Task<F>> {
@@ -401,8 +404,14 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
     let (a_in, b_in) = (InPlaceA::<F>::large(p), InPlaceB::<F>::large(p));
     let threads = if m.saturating_mul(n).saturating_mul(k.max(1)) < SERIAL_MACS { 1 } else { par::threads() };
     let serial = threads == 1;
-    let a_shared =
-        a_in.is_some() && m.saturating_mul(p.k).saturating_mul(std::mem::size_of::<F::PA>()) <= 4 * isa::caches().l2;
+    // Every task reading all of A in place costs each core the same A stream as a row split
+    // (each re-reads its rows once per column block either way) but spares the B hand-off;
+    // where L2 is small, a large A was measured slower that way (Zen 3, 512 KiB L2: 1024³
+    // 0.96×), hence the bound there; with 2 MiB L2s it wins at every size (Sapphire Rapids,
+    // in-process A/B on two threads: 2048³ 1.07×, 4096³ 1.13×).
+    let l2 = isa::caches().l2;
+    let a_bytes = m.saturating_mul(p.k).saturating_mul(std::mem::size_of::<F::PA>());
+    let a_shared = a_in.is_some() && (l2 >= LARGE_L2 || a_bytes <= 4 * l2);
     let mut tasks = plan::<F>(m, n, threads, a_shared);
     let fast = out_desc.fast;
     // Offsets of the encoded values (VNNI): the unsigned side carries its shift.

@@ -204,8 +204,8 @@ impl Blocking {
         // The A micro-panel (MR × kc) takes 3/4 of L1; B streams through the rest from L2.
         // (Measured on Zen 5: 3/4 beats 1/2 by ~2% at n = 512..2048; 9/10 is no better.)
         let kc_max = ((c.l1d * 3 / 4) / (F::MR * std::mem::size_of::<F::PA>())).clamp(64, 1024) / unit * unit;
-        // AMX tiles (KT): a tile call's fixed cost (configuration, the 4 KiB store through the
-        // epilogue) wants long k, and the tile loads stream an L2-resident A panel well: k
+        // AMX tiles (KT): a tile call's fixed cost (zeroing the tiles, the 4 KiB store through
+        // the epilogue) wants long k, and the tile loads stream an L2-resident A panel well: k
         // blocks of up to 2048, an A panel of an L2's sixteenth (Sapphire Rapids, in-process
         // A/B against 1024: bf16 2048³ 1.33×, int8 2048³ 1.17×; 4096 no better).
         let kc_max = match F::KT {
@@ -213,7 +213,7 @@ impl Blocking {
             _ => (c.l2 / 16 / (F::MR * std::mem::size_of::<F::PA>())).clamp(256, 2048) / unit * unit,
         };
         let passes = k.div_ceil(kc_max).max(1);
-        let kc = k.div_ceil(passes).next_multiple_of(if F::KT > 0 { F::KT } else { F::KG });
+        let kc = k_padded::<F>(k.div_ceil(passes));
         let nc_cols = (c.l2 / 2) / (kc.max(F::KG) * std::mem::size_of::<F::PB>());
         let nc = (nc_cols / F::NR).max(1) * F::NR;
         Blocking { kc, passes, nc }
@@ -241,9 +241,9 @@ struct Task<F: Family> {
 /// Splits C into tasks: row ranges (whole MR panels) when there are enough rows for every
 /// thread, else rows × column ranges (whole NR panels); column ranges alone when C is wide
 /// (at least 4× as many column panels as row panels) or when every task can read all of A
-/// in place (`a_shared`: A read in place, and at most 4 L2s of it unless L2 is large). One task per
-/// thread: four per thread, claimed as threads arrive, measured no faster on two threads at
-/// 256³–512³ and slower at 128³.
+/// in place (`a_shared`: A read in place, and at most 4 L2s of it unless L2 is large). One
+/// task per thread: four per thread, claimed as threads arrive, measured no faster on two
+/// threads at 256³–512³ and slower at 128³.
 fn plan<F: Family>(m: usize, n: usize, threads: usize, a_shared: bool) -> Vec<Task<F>> {
     let (rp, cp) = (m.div_ceil(F::MR), n.div_ceil(F::NR));
     // Wide products (a convolution's few output channels over many pixels) split columns

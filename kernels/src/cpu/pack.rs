@@ -8,8 +8,9 @@
 //! say so ([`MatSrc::row_run`], [`MatSrc::col_run`]) and are packed from slices.
 //!
 //! Packed layouts are the family's (see `arch`): A blocks are `MR`-row panels
-//! `[kc/KG][MR][KG]`, B blocks `NR`-column panels `[kc/KG][NR][KG]`, each element encoded by
-//! the family (`enc_a` / `enc_b`); edges are zero so the microkernel always sees full panels.
+//! `[kc/KG][MR][KG]` (k-tiled `[kc/KT][MR][KT]` for AMX), B blocks `NR`-column panels
+//! `[kc/KG][NR][KG]`, each element encoded by the family (`enc_a` / `enc_b`); edges are zero
+//! so the microkernel always sees full panels.
 
 use super::arch::{Family, k_padded};
 use super::dtype::Elem;

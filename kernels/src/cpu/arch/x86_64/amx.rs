@@ -19,9 +19,7 @@
 //! Rapids, in-process A/B, int8 and bf16 at 256³–1024³.)
 
 use super::avx512::{store_f32, store_i32};
-use super::{bf16_bits, enc_signed, enc_unsigned};
 use crate::cpu::arch::{Family, TileIo};
-use crate::cpu::dtype::Elem;
 use std::arch::asm;
 use std::arch::x86_64::*;
 
@@ -178,12 +176,13 @@ amx_kernel!(sui_blocks, "tdpbsud");
 #[repr(C, align(64))]
 struct CBuf([[u32; NR]; MR]);
 
-/// The buffer's rows as AVX-512 vectors, for the shared store.
+/// The buffer's rows as f32 vectors, for the shared store.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 fn rows_ps(c: &CBuf) -> [[__m512; 2]; MR] {
     std::array::from_fn(|i| [0, 1].map(|h| _mm512_castsi512_ps(load_half(c, i, h))))
 }
 
+/// The buffer's rows as i32 vectors, for the shared store.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 fn rows_epi32(c: &CBuf) -> [[__m512i; 2]; MR] {
     std::array::from_fn(|i| [0, 1].map(|h| load_half(c, i, h)))
@@ -192,9 +191,30 @@ fn rows_epi32(c: &CBuf) -> [[__m512i; 2]; MR] {
 /// Columns `16·h..16·h + 16` of row `i`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 fn load_half(c: &CBuf, i: usize, h: usize) -> __m512i {
-    let lanes: &[u32; 16] = c.0[i][16 * h..16 * h + 16].try_into().expect("16 lanes");
+    let lanes: &[u32; 16] = &c.0[i].as_chunks::<16>().0[h];
     // SAFETY: `lanes` is 64 readable bytes.
     unsafe { _mm512_loadu_si512(lanes.as_ptr().cast()) }
+}
+
+/// Runs `blocks` on the panels into a fresh C buffer, which the four tile stores fill
+/// whole (so it is not zeroed first).
+///
+/// # Safety
+/// As the `amx_kernel!` functions' contract, for `blocks`.
+#[inline(always)]
+unsafe fn run_blocks(
+    blocks: unsafe fn(usize, *const u8, *const u8, *mut u8),
+    kg: usize,
+    a: *const u8,
+    b: *const u8,
+) -> CBuf {
+    let mut c = std::mem::MaybeUninit::<CBuf>::uninit();
+    // SAFETY: per the contract; the kernel writes all 32 rows × 128 bytes of `c` (rows
+    // 0–15 and 16–31, columns 0–15 and 16–31, one tile store each), so it is initialised.
+    unsafe {
+        blocks(kg / 16, a, b, c.as_mut_ptr().cast());
+        c.assume_init()
+    }
 }
 
 impl Family for Bf16 {
@@ -206,14 +226,7 @@ impl Family for Bf16 {
     const KG: usize = 2;
     const KT: usize = 32;
 
-    #[inline(always)]
-    fn enc_a<T: Elem>(x: T, _p: i32) -> u16 {
-        bf16_bits(x)
-    }
-    #[inline(always)]
-    fn enc_b<T: Elem>(x: T, _p: i32) -> u16 {
-        bf16_bits(x)
-    }
+    super::bf16_encoding!();
 
     unsafe fn begin_tiles() {
         // SAFETY: forwarded (AMX present and granted: `Isa::Amx`).
@@ -225,20 +238,20 @@ impl Family for Bf16 {
     }
 
     unsafe fn tile(kg: usize, a: *const u16, b: *const u16, io: &TileIo<f32>) {
-        let mut c = CBuf([[0; NR]; MR]);
         // SAFETY: the driver passes whole k-tiled panels of `kg` groups (a multiple of 16),
-        // checked for AMX (`Isa::Amx`) and configured the tiles (`begin_tiles`); `c` is
-        // 4 KiB; `io` is forwarded from the caller.
+        // checked for AMX (`Isa::Amx`) and configured the tiles (`begin_tiles`); `io` is
+        // forwarded from the caller.
         unsafe {
-            bf16_blocks(kg / 16, a.cast(), b.cast(), c.0.as_mut_ptr().cast());
+            let c = run_blocks(bf16_blocks, kg, a.cast(), b.cast());
             store_f32(&rows_ps(&c), io);
         }
     }
 }
 
-/// The members every AMX int8 family shares: tile shape, quads, corrected sums.
+/// The members every AMX int8 family shares: tile shape, quads, corrected sums; `$side`
+/// names the unsigned operand (see `byte_encoding!`).
 macro_rules! int8_family {
-    ($fam:ident, $blocks:ident, $enc_a:expr, $enc_b:expr, $pa:expr, $pb:expr) => {
+    ($fam:ident, $blocks:ident, $side:ident) => {
         impl Family for $fam {
             type V = i32;
             type PA = u8;
@@ -249,20 +262,7 @@ macro_rules! int8_family {
             const KT: usize = 64;
             const CORRECTED: bool = true;
 
-            #[inline(always)]
-            fn enc_a<T: Elem>(x: T, p: i32) -> u8 {
-                $enc_a(x, p)
-            }
-            #[inline(always)]
-            fn enc_b<T: Elem>(x: T, p: i32) -> u8 {
-                $enc_b(x, p)
-            }
-            fn pa_i32(x: u8) -> i32 {
-                $pa(x)
-            }
-            fn pb_i32(x: u8) -> i32 {
-                $pb(x)
-            }
+            super::byte_encoding!($side);
 
             unsafe fn begin_tiles() {
                 // SAFETY: forwarded (AMX present and granted: `Isa::Amx`).
@@ -274,10 +274,9 @@ macro_rules! int8_family {
             }
 
             unsafe fn tile(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
-                let mut c = CBuf([[0; NR]; MR]);
                 // SAFETY: as in `Bf16::tile`.
                 unsafe {
-                    $blocks(kg / 16, a, b, c.0.as_mut_ptr().cast());
+                    let c = run_blocks($blocks, kg, a, b);
                     store_i32(&rows_epi32(&c), io);
                 }
             }
@@ -285,14 +284,5 @@ macro_rules! int8_family {
     };
 }
 
-int8_family!(U8I8, usi_blocks, |x, shift| enc_unsigned(x, shift), |x, _| enc_signed(x), |x: u8| x as i32, |x: u8| x
-    as i8
-    as i32);
-int8_family!(
-    I8U8,
-    sui_blocks,
-    |x, _| enc_signed(x),
-    |x, shift| enc_unsigned(x, shift),
-    |x: u8| x as i8 as i32,
-    |x: u8| x as i32
-);
+int8_family!(U8I8, usi_blocks, unsigned_a);
+int8_family!(I8U8, sui_blocks, unsigned_b);

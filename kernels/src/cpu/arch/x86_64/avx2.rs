@@ -12,7 +12,6 @@
 //! instead (`f32_tile_dots`). f16/bf16 outputs and the integer families' tiles go through
 //! the scalar finishing code.
 
-use super::{enc_signed, enc_unsigned};
 use crate::cpu::arch::scalar::{Finish, store_tile};
 use crate::cpu::arch::{Family, FastAct, OutKind, TileIo};
 use crate::cpu::dtype::Elem;
@@ -92,20 +91,7 @@ impl Family for U8I8 {
     const KG: usize = 4;
     const CORRECTED: bool = true;
 
-    #[inline(always)]
-    fn enc_a<T: Elem>(x: T, shift: i32) -> u8 {
-        enc_unsigned(x, shift)
-    }
-    #[inline(always)]
-    fn enc_b<T: Elem>(x: T, _p: i32) -> u8 {
-        enc_signed(x)
-    }
-    fn pa_i32(x: u8) -> i32 {
-        x as i32
-    }
-    fn pb_i32(x: u8) -> i32 {
-        x as i8 as i32
-    }
+    super::byte_encoding!(unsigned_a);
 
     unsafe fn tile(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
         // SAFETY: forwarded from the caller (panels, io pointers, AVX-VNNI present).
@@ -122,20 +108,7 @@ impl Family for I8U8 {
     const KG: usize = 4;
     const CORRECTED: bool = true;
 
-    #[inline(always)]
-    fn enc_a<T: Elem>(x: T, _p: i32) -> u8 {
-        enc_signed(x)
-    }
-    #[inline(always)]
-    fn enc_b<T: Elem>(x: T, shift: i32) -> u8 {
-        enc_unsigned(x, shift)
-    }
-    fn pa_i32(x: u8) -> i32 {
-        x as i8 as i32
-    }
-    fn pb_i32(x: u8) -> i32 {
-        x as i32
-    }
+    super::byte_encoding!(unsigned_b);
 
     unsafe fn tile(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
         // SAFETY: forwarded from the caller (panels, io pointers, AVX-VNNI present).

@@ -16,9 +16,8 @@
 //! Partial tiles use masked loads and stores; the epilogue ([`super::super::Fin`]) runs on
 //! the accumulators before the store.
 
-use super::{enc_signed, enc_unsigned, mask16, prefetch_c};
+use super::{mask16, prefetch_c};
 use crate::cpu::arch::{Family, FastAct, Fin, OutKind, TileIo};
-use crate::cpu::dtype::Elem;
 use std::arch::x86_64::*;
 
 const MR: usize = 12;
@@ -90,14 +89,7 @@ impl Family for Bf16 {
     const NR: usize = NR;
     const KG: usize = 2;
 
-    #[inline(always)]
-    fn enc_a<T: Elem>(x: T, _p: i32) -> u16 {
-        super::bf16_bits(x)
-    }
-    #[inline(always)]
-    fn enc_b<T: Elem>(x: T, _p: i32) -> u16 {
-        super::bf16_bits(x)
-    }
+    super::bf16_encoding!();
 
     unsafe fn tile(kg: usize, a: *const u16, b: *const u16, io: &TileIo<f32>) {
         // SAFETY: forwarded from the caller (panels, io pointers, AVX-512 BF16 present).
@@ -114,20 +106,7 @@ impl Family for U8I8 {
     const KG: usize = 4;
     const CORRECTED: bool = true;
 
-    #[inline(always)]
-    fn enc_a<T: Elem>(x: T, shift: i32) -> u8 {
-        enc_unsigned(x, shift)
-    }
-    #[inline(always)]
-    fn enc_b<T: Elem>(x: T, _p: i32) -> u8 {
-        enc_signed(x)
-    }
-    fn pa_i32(x: u8) -> i32 {
-        x as i32
-    }
-    fn pb_i32(x: u8) -> i32 {
-        x as i8 as i32
-    }
+    super::byte_encoding!(unsigned_a);
 
     unsafe fn tile(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
         // SAFETY: forwarded from the caller (panels, io pointers, AVX-512 VNNI present).
@@ -144,20 +123,7 @@ impl Family for I8U8 {
     const KG: usize = 4;
     const CORRECTED: bool = true;
 
-    #[inline(always)]
-    fn enc_a<T: Elem>(x: T, _p: i32) -> u8 {
-        enc_signed(x)
-    }
-    #[inline(always)]
-    fn enc_b<T: Elem>(x: T, shift: i32) -> u8 {
-        enc_unsigned(x, shift)
-    }
-    fn pa_i32(x: u8) -> i32 {
-        x as i8 as i32
-    }
-    fn pb_i32(x: u8) -> i32 {
-        x as i32
-    }
+    super::byte_encoding!(unsigned_b);
 
     unsafe fn tile(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
         // SAFETY: forwarded from the caller (panels, io pointers, AVX-512 VNNI present).

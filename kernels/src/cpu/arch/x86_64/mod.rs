@@ -23,6 +23,60 @@ pub(crate) fn bf16_bits<T: crate::cpu::dtype::Elem>(x: T) -> u16 {
     }
 }
 
+/// The encoding members of a bf16-pair family (`Family::enc_a`, `enc_b`): [`bf16_bits`].
+macro_rules! bf16_encoding {
+    () => {
+        #[inline(always)]
+        fn enc_a<T: $crate::cpu::dtype::Elem>(x: T, _p: i32) -> u16 {
+            $crate::cpu::arch::x86_64::bf16_bits(x)
+        }
+        #[inline(always)]
+        fn enc_b<T: $crate::cpu::dtype::Elem>(x: T, _p: i32) -> u16 {
+            $crate::cpu::arch::x86_64::bf16_bits(x)
+        }
+    };
+}
+pub(crate) use bf16_encoding;
+
+/// The encoding members of a family multiplying unsigned by signed bytes (`vpdpbusd`,
+/// `tdpbusd`): `unsigned_a` when A is the unsigned side (shifted by the driver's +128 when
+/// it holds i8), `unsigned_b` when B is.
+macro_rules! byte_encoding {
+    (unsigned_a) => {
+        #[inline(always)]
+        fn enc_a<T: $crate::cpu::dtype::Elem>(x: T, shift: i32) -> u8 {
+            $crate::cpu::arch::x86_64::enc_unsigned(x, shift)
+        }
+        #[inline(always)]
+        fn enc_b<T: $crate::cpu::dtype::Elem>(x: T, _p: i32) -> u8 {
+            $crate::cpu::arch::x86_64::enc_signed(x)
+        }
+        fn pa_i32(x: u8) -> i32 {
+            x as i32
+        }
+        fn pb_i32(x: u8) -> i32 {
+            x as i8 as i32
+        }
+    };
+    (unsigned_b) => {
+        #[inline(always)]
+        fn enc_a<T: $crate::cpu::dtype::Elem>(x: T, _p: i32) -> u8 {
+            $crate::cpu::arch::x86_64::enc_signed(x)
+        }
+        #[inline(always)]
+        fn enc_b<T: $crate::cpu::dtype::Elem>(x: T, shift: i32) -> u8 {
+            $crate::cpu::arch::x86_64::enc_unsigned(x, shift)
+        }
+        fn pa_i32(x: u8) -> i32 {
+            x as i8 as i32
+        }
+        fn pb_i32(x: u8) -> i32 {
+            x as i32
+        }
+    };
+}
+pub(crate) use byte_encoding;
+
 /// `x + shift` as the unsigned byte VNNI multiplies (`shift` = 128 for i8 data).
 #[inline(always)]
 pub(crate) fn enc_unsigned<T: crate::cpu::dtype::Elem>(x: T, shift: i32) -> u8 {

@@ -217,6 +217,20 @@ unsafe fn run_blocks(
     }
 }
 
+/// The `Family::begin_tiles` / `end_tiles` of every AMX family: [`begin`], [`end`].
+macro_rules! tile_state {
+    () => {
+        unsafe fn begin_tiles() {
+            // SAFETY: forwarded (AMX present and granted: `Isa::Amx`).
+            unsafe { begin() }
+        }
+        unsafe fn end_tiles() {
+            // SAFETY: forwarded.
+            unsafe { end() }
+        }
+    };
+}
+
 impl Family for Bf16 {
     type V = f32;
     type PA = u16;
@@ -228,14 +242,7 @@ impl Family for Bf16 {
 
     super::bf16_encoding!();
 
-    unsafe fn begin_tiles() {
-        // SAFETY: forwarded (AMX present and granted: `Isa::Amx`).
-        unsafe { begin() }
-    }
-    unsafe fn end_tiles() {
-        // SAFETY: forwarded.
-        unsafe { end() }
-    }
+    tile_state!();
 
     unsafe fn tile(kg: usize, a: *const u16, b: *const u16, io: &TileIo<f32>) {
         // SAFETY: the driver passes whole k-tiled panels of `kg` groups (a multiple of 16),
@@ -264,14 +271,7 @@ macro_rules! int8_family {
 
             super::byte_encoding!($side);
 
-            unsafe fn begin_tiles() {
-                // SAFETY: forwarded (AMX present and granted: `Isa::Amx`).
-                unsafe { begin() }
-            }
-            unsafe fn end_tiles() {
-                // SAFETY: forwarded.
-                unsafe { end() }
-            }
+            tile_state!();
 
             unsafe fn tile(kg: usize, a: *const u8, b: *const u8, io: &TileIo<i32>) {
                 // SAFETY: as in `Bf16::tile`.

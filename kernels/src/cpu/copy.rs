@@ -23,12 +23,8 @@ pub fn copy_bytes_on(isa: Isa, dst: &mut [u8], src: &[u8]) {
     #[cfg(target_arch = "x86_64")]
     {
         let ahead = (dst.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize) % 4096;
-        if (1..64).contains(&ahead)
-            && dst.len() >= 1024
-            && matches!(isa, Isa::Avx2 | Isa::Avx512 | Isa::Amx)
-            && isa::features().supports(isa)
-        {
-            // SAFETY: the CPU has AVX (both ISAs imply it; checked above); `dst` and `src` are
+        if (1..64).contains(&ahead) && dst.len() >= 1024 && isa.has_avx2() && isa::features().supports(isa) {
+            // SAFETY: the CPU has AVX (every `has_avx2` ISA implies it; checked above); `dst` and `src` are
             // distinct borrows of `len` bytes each.
             unsafe { super::arch::x86_64::stream::copy(dst.as_mut_ptr(), src.as_ptr(), dst.len()) };
             return;

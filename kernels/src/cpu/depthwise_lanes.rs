@@ -141,7 +141,7 @@ where
     for<'e, 'x> At<'e, 'x>: TileEpi<V, T>,
 {
     let ([h, wi], [kh, kw], [oh, ow]) = (d.input, d.kernel, d.output);
-    if !(isa.has_avx512() || isa == Isa::Avx2) && oh * ow > MAX_PLANE_SCALAR_TRANSPOSE {
+    if !isa.has_avx2() && oh * ow > MAX_PLANE_SCALAR_TRANSPOSE {
         return false;
     }
     let ([sh, sw], [dh, dw]) = (d.stride, d.dilation);

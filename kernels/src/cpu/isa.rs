@@ -56,6 +56,12 @@ impl Isa {
     pub fn has_avx512(self) -> bool {
         matches!(self, Isa::Avx512 | Isa::Amx)
     }
+
+    /// True for the x86-64 ISAs with AVX2 + FMA ([`Isa::Avx2`] and the AVX-512 ones, which
+    /// [`Features::supports`] grants only with AVX2).
+    pub fn has_avx2(self) -> bool {
+        self == Isa::Avx2 || self.has_avx512()
+    }
 }
 
 impl std::fmt::Display for Isa {

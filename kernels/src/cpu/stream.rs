@@ -36,9 +36,9 @@ pub fn combine_streaming_on(
         return false;
     }
     #[cfg(target_arch = "x86_64")]
-    if matches!(isa, Isa::Avx2 | Isa::Avx512 | Isa::Amx) && isa::features().supports(isa) {
+    if isa.has_avx2() && isa::features().supports(isa) {
         let ptrs: Vec<*mut u8> = outs.iter_mut().map(|o| o.as_mut_ptr()).collect();
-        // SAFETY: the CPU has AVX (both ISAs imply it; checked above). The operands hold
+        // SAFETY: the CPU has AVX (every `has_avx2` ISA implies it; checked above). The operands hold
         // `len` f32 (checked above) and every output is writable for `len · 4` bytes; the
         // outputs are disjoint from each other and from the operands (distinct `&mut` and `&`
         // borrows).
@@ -75,7 +75,7 @@ mod tests {
                         let (o1, o2) = rest.split_at_mut(stride);
                         let mut outs = [&mut o0[..len * 4], &mut o1[..len * 4], &mut o2[4..4 + len * 4]];
                         let done = combine_streaming_on(isa, op, 3, &av, &bv, &mut outs);
-                        let streams = cfg!(target_arch = "x86_64") && matches!(isa, Isa::Avx2 | Isa::Avx512 | Isa::Amx);
+                        let streams = cfg!(target_arch = "x86_64") && isa.has_avx2();
                         assert_eq!(done, streams, "{isa:?} {op:?}");
                         if !done {
                             continue;

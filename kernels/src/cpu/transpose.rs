@@ -16,7 +16,7 @@ pub(crate) fn transpose<V: Acc>(isa: Isa, src: &[V], rs: usize, dst: &mut [V], r
     );
     let (mut rb, mut cb) = (0, 0);
     #[cfg(target_arch = "x86_64")]
-    if size_of::<V>() == 4 && (isa.has_avx512() || isa == Isa::Avx2) {
+    if size_of::<V>() == 4 && isa.has_avx2() {
         use super::arch::x86_64::transpose::{transpose8, transpose16};
         let block = if isa.has_avx512() { 16 } else { 8 };
         (rb, cb) = (rows / block * block, cols / block * block);

@@ -17,9 +17,9 @@ pub(crate) fn mask16(n: usize) -> u16 {
 /// f32, so packing bf16 operands is a plain copy.
 #[inline(always)]
 pub(crate) fn bf16_bits<T: crate::cpu::dtype::Elem>(x: T) -> u16 {
-    match bytemuck::try_cast::<T, half::bf16>(x) {
-        Ok(b) if crate::cpu::gemm::is::<T, half::bf16>() => b.to_bits(),
-        _ => half::bf16::from_f32(x.to_f32()).to_bits(),
+    match (&x as &dyn std::any::Any).downcast_ref::<half::bf16>() {
+        Some(b) => b.to_bits(),
+        None => half::bf16::from_f32(x.to_f32()).to_bits(),
     }
 }
 

@@ -7,7 +7,7 @@
 //! "contributes nothing", as if padded with the zero point). A 1×1 stride-1 unpadded
 //! convolution needs no gather: `X` is the input's `[Cg, H·W]` matrix itself. The dense output
 //! of one (image, group) is a contiguous `[Og, oH·oW]` block, so the epilogue's channel is the
-//! GEMM row; long pixel rows are computed in column spans ([`pixel_span`]).
+//! GEMM row.
 //!
 //! Depthwise (groups = C = O): `depthwise_lanes` (small planes, 16 channels across the
 //! vector lanes) or `depthwise` (phase planes, register-blocked, compiled per ISA); shapes
@@ -16,7 +16,7 @@
 
 use super::dtype::{Data, Elem};
 use super::epilogue::{At, ChanAxis, Epilogue, Residual};
-use super::gemm::{FastPlan, GemmAcc, Product, ProductBody, Tile, TileEpi, dispatch_product};
+use super::gemm::{GemmAcc, Product, ProductBody, Tile, TileEpi, dispatch_product};
 use super::isa::Isa;
 use super::kernel::Acc;
 use super::pack::{MatSrc, StridedMat, TableMat, ToAcc};
@@ -27,59 +27,6 @@ use super::{DenseFn, input, with_dense_out};
 use crate::{HostIn, HostOut};
 use accel_core::op::ConvDesc;
 use accel_core::{Op, Result};
-
-/// Output pixels per GEMM: the GEMM packs a whole `kc × n` block of B before computing, which
-/// falls out of L2 for long rows of pixels (measured: 64×n×576 runs ~40% slower per flop at
-/// n = 1568 than at n = 896), so long products are split into column spans whose packed
-/// block stays near 768 KiB.
-fn pixel_span(taps: usize, pixels: usize) -> usize {
-    let kc = taps.div_ceil(taps.div_ceil(512).max(1)).max(1);
-    let span = ((768 << 10) / 4 / kc).max(256) / 64 * 64;
-    // Splitting is only worth it when at least two full spans result.
-    if pixels >= 2 * span { span } else { pixels }
-}
-
-/// Columns `c0..` of a source.
-struct Cols<'s, S> {
-    src: &'s S,
-    c0: usize,
-}
-
-impl<S: MatSrc> MatSrc for Cols<'_, S> {
-    type T = S::T;
-    #[inline(always)]
-    fn get(&self, r: usize, c: usize) -> S::T {
-        self.src.get(r, self.c0 + c)
-    }
-    fn row_run(&self, r: usize, c: usize, len: usize) -> Option<&[S::T]> {
-        self.src.row_run(r, self.c0 + c, len)
-    }
-    fn col_run(&self, r: usize, c: usize, len: usize) -> Option<&[S::T]> {
-        self.src.col_run(r, self.c0 + c, len)
-    }
-    fn row_into(&self, r: usize, c: usize, out: &mut [S::T]) {
-        self.src.row_into(r, self.c0 + c, out)
-    }
-}
-
-/// An epilogue whose tiles start `c0` columns further right (the residual's pixels).
-struct Shifted<E> {
-    epi: E,
-    c0: usize,
-}
-
-impl<V, T, E: TileEpi<V, T>> TileEpi<V, T> for Shifted<E> {
-    fn reads_prev(&self) -> bool {
-        self.epi.reads_prev()
-    }
-    fn apply(&self, t: Tile, acc: &mut [V], dst: &mut [T], ld: usize) {
-        self.epi.apply(Tile { c0: t.c0 + self.c0, ..t }, acc, dst, ld)
-    }
-    fn fast(&self) -> Option<FastPlan<'_, V>> {
-        // Convolution channels are rows: the plan does not depend on columns.
-        self.epi.fast()
-    }
-}
 
 /// Loads input plane `base` (`h × w`, strides `hs`, `ws`) into `plane`, row-major, converted.
 pub(crate) fn load_plane<T: ToAcc<V>, V: Acc>(
@@ -279,24 +226,8 @@ impl Run<'_, '_> {
                 dense: wdense,
             };
             let (b, epi) = (b(n, gi), self.s.at(n, gi * og));
-            let span = pixel_span(taps, pixels);
-            if span >= pixels {
-                let p = Product { isa: self.isa, a: &a, b: &b, m: og, n: pixels, k: taps, za: zw, zb: zx };
-                V::gemm(&p, chunk, &epi);
-                return;
-            }
-            // Column spans of the output, each computed densely and copied into its rows.
-            let mut tmp = Vec::new();
-            for c0 in (0..pixels).step_by(span) {
-                let cols = span.min(pixels - c0);
-                tmp.resize(og * cols, T::default());
-                let b = Cols { src: &b, c0 };
-                let p = Product { isa: self.isa, a: &a, b: &b, m: og, n: cols, k: taps, za: zw, zb: zx };
-                V::gemm(&p, &mut tmp, &Shifted { epi, c0 });
-                for (row, t) in chunk.chunks_exact_mut(pixels).zip(tmp.chunks_exact(cols)) {
-                    row[c0..c0 + cols].copy_from_slice(t);
-                }
-            }
+            let p = Product { isa: self.isa, a: &a, b: &b, m: og, n: pixels, k: taps, za: zw, zb: zx };
+            V::gemm(&p, chunk, &epi);
         });
     }
 

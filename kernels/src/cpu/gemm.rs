@@ -252,7 +252,13 @@ fn plan<F: Family>(m: usize, n: usize, threads: usize, a_shared: bool) -> Vec<Ta
     // reads it from the other core's cache (Zen 3, two threads, in-process A/B: 256³ +0.5 to
     // +5 % and 512³ +1 to +4 % in five runs each, ResNet-50 res3's 3×3 layer +10 %; at 1024³,
     // 4 MiB of A, −4 %, hence the bound).
-    let wide = !F::CORRECTED && (a_shared || cp >= 4 * rp) && cp >= threads;
+    // Only when the column ranges come out even: a short last panel left one task of two
+    // with 68 of 196 columns (ResNet-50's 14×14 layers, two threads: rows split instead,
+    // in-process A/B on Sapphire Rapids, res4 1×1 256>1024 1.24×, 3×3 1.04×).
+    let width = |ci: usize| ((cp * (ci + 1) / threads) * F::NR).min(n) - (cp * ci / threads) * F::NR;
+    let widths = (0..threads).map(width);
+    let even = 4 * widths.clone().min().unwrap_or(0) >= 3 * widths.max().unwrap_or(0);
+    let wide = !F::CORRECTED && (a_shared || cp >= 4 * rp) && cp >= threads && even;
     let row_splits = if wide { 1 } else { rp.min(threads).max(1) };
     let col_splits = threads.div_ceil(row_splits).min(cp).max(1);
     let mut tasks = Vec::with_capacity(row_splits * col_splits);
@@ -450,7 +456,11 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
                     par::for_each_mut(&mut jobs, |((pj, out), s)| sums(((*pj, &mut **out), &mut **s)));
                 }
             } else {
-                // Whole groups of panels per job, packed row by row (see `pack_b_panels`).
+                // Whole groups of panels per job, packed row by row (see `pack_b_panels`);
+                // fewer panels than jobs (a 7×7 convolution output is one panel) are split
+                // into k ranges instead, else one thread gathers the whole block while the
+                // others wait (ResNet-50 res5 3×3 layers, two threads, in-process A/B on
+                // Sapphire Rapids: 1.15× stride 1, 1.24× stride 2).
                 let jobs = if serial { 1 } else { 2 * par::threads() };
                 let per = panels.div_ceil(jobs).max(1);
                 let group = |g: usize, out: &mut [F::PB]| {
@@ -458,6 +468,21 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
                 };
                 if serial {
                     group(0, bp);
+                } else if F::KG == 1 && F::KT == 0 && panels < jobs {
+                    // Single k values: k rows `k0..` of panel `q` are one contiguous run.
+                    let rows = kc.div_ceil(jobs.div_ceil(panels));
+                    let mut parts: Vec<_> = bp
+                        .chunks_mut(panel_len)
+                        .enumerate()
+                        .flat_map(|(q, panel)| {
+                            panel.chunks_mut(rows * F::NR).enumerate().map(move |(r, c)| (q, r * rows, c))
+                        })
+                        .collect();
+                    par::for_each_mut(&mut parts, |(q, k0, part)| {
+                        let k0 = p0 + *k0;
+                        let len = part.len();
+                        pack_b_panels::<F, B>(p.b, enc[1], k0..k0 + len / F::NR, *q * F::NR, n, len, part)
+                    });
                 } else {
                     par::chunks(bp, panel_len * per, group);
                 }

@@ -219,6 +219,17 @@ fn threads_split_columns_when_every_task_reads_a_in_place() {
     assert!(rows.iter().all(|&(_, _, c0, cols)| c0 == 0 && cols == 256), "{rows:?}");
     // One thread: one task either way.
     assert_eq!(plan::<scalar::ScalarF32>(256, 256, 1, true).len(), 1);
+    // Uneven column ranges (F32's 64-column panels: 128 and 68 of 196) split rows instead.
+    #[cfg(target_arch = "x86_64")]
+    {
+        let uneven = plan::<crate::cpu::arch::x86_64::avx512::F32>(256, 196, 2, true);
+        assert!(
+            uneven.iter().all(|t| t.c0 == 0 && t.cols == 196),
+            "{:?}",
+            uneven.iter().map(|t| (t.r0, t.rows)).collect::<Vec<_>>()
+        );
+        assert_eq!(uneven.iter().map(|t| t.rows).sum::<usize>(), 256);
+    }
 }
 
 /// Small integers: every f32 product and sum below is exact, so any summation order agrees.
@@ -269,6 +280,72 @@ fn f32_families_pack_wide_and_deep_products_per_task() {
         #[cfg(target_arch = "x86_64")]
         if isa::features().supports(Isa::Avx2) {
             check_f32::<crate::cpu::arch::x86_64::avx2::F32>(Isa::Avx2, shape);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if isa::features().supports(Isa::Avx512) {
+            check_f32::<crate::cpu::arch::x86_64::avx512::F32>(Isa::Avx512, shape);
+        }
+    }
+}
+
+/// The in-register epilogue with a column bias: `acc + bias[j]`.
+struct ColBias<'a> {
+    bias: &'a [f32],
+}
+
+impl TileEpi<f32, f32> for ColBias<'_> {
+    fn reads_prev(&self) -> bool {
+        false
+    }
+    fn apply(&self, t: Tile, acc: &mut [f32], dst: &mut [f32], ld: usize) {
+        for (i, row) in acc.chunks_exact(t.cols).take(t.rows).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                dst[i * ld + j] = v + self.bias[t.c0 + j];
+            }
+        }
+    }
+    fn fast(&self) -> Option<FastPlan<'_, f32>> {
+        Some(FastPlan {
+            alpha: 1.0,
+            bias: Some(self.bias),
+            axis: ChanAxis::Col,
+            row_base: 0,
+            act: FastAct::None,
+            out: OutKind::Acc,
+        })
+    }
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn avx512_f32_edge_columns_as_dot_products_match_the_definition() {
+    use crate::cpu::arch::x86_64::avx512::F32;
+    if !isa::features().supports(Isa::Avx512) {
+        eprintln!("skipped: this CPU has no AVX-512");
+        return;
+    }
+    // Last vectors of 1–4 columns (49, 50, 35, 4, 196 = 3·64 + 4), with A read in place: k
+    // below one 16-step, off a multiple of 16, and past one k block (partial sums carried);
+    // a small product with both operands in place; a bias shifted with the edge's columns;
+    // rows split on two threads, one B panel packed as k ranges by both (70 × 49 × 700).
+    for (m, n, k) in [(13, 49, 5), (70, 49, 700), (9, 50, 37), (20, 35, 50), (8, 4, 1100), (30, 196, 2100)] {
+        let (a, b) = (ints(m * k, 3), ints(k * n, 4));
+        let bias: Vec<f32> = (0..n).map(|j| j as f32).collect();
+        let am = StridedMat { data: &a[..], base: 0, rs: k, cs: 1 };
+        // B row-major (read in place where it fits L2) and column-major (always packed).
+        let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+        let layouts =
+            [StridedMat { data: &b[..], base: 0, rs: n, cs: 1 }, StridedMat { data: &bt[..], base: 0, rs: 1, cs: k }];
+        for bm in &layouts {
+            let p = Product { isa: Isa::Avx512, a: &am, b: bm, m, n, k, za: 0, zb: 0 };
+            let mut got = vec![f32::NAN; m * n];
+            run::<F32, _, _, f32, _>(&p, &mut got, &ColBias { bias: &bias }, [0, 0]);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f32 = (0..k).map(|q| a[i * k + q] * b[q * n + j]).sum::<f32>() + bias[j];
+                    assert_eq!(got[i * n + j], want, "({m}, {n}, {k}) B strides {:?} at ({i}, {j})", (bm.rs, bm.cs));
+                }
+            }
         }
     }
 }

@@ -69,6 +69,25 @@ pub(crate) struct TileIo<V> {
     pub(crate) fin: Option<Fin<V>>,
 }
 
+impl<V: Copy> TileIo<V> {
+    /// The same tile from column `c` (`< nr`) on: its pointers and column addends moved right.
+    pub(crate) fn columns_from(&self, c: usize) -> TileIo<V> {
+        let stored = match self.fin.as_ref().map(|f| f.out) {
+            Some(OutKind::Bf16 | OutKind::F16) => 2,
+            _ => std::mem::size_of::<V>(),
+        };
+        TileIo {
+            prev: if self.prev.is_null() { self.prev } else { self.prev.wrapping_add(c) },
+            ldp: self.ldp,
+            dst: self.dst.wrapping_add(c * stored),
+            ldd: self.ldd,
+            mr: self.mr,
+            nr: self.nr - c,
+            fin: self.fin.map(|f| Fin { col: if f.col.is_null() { f.col } else { f.col.wrapping_add(c) }, ..f }),
+        }
+    }
+}
+
 /// A microkernel family: packed formats, tile shape and the tile computation.
 pub(crate) trait Family: Send + Sync + 'static {
     /// Accumulator (f32 or wrapping i32).

@@ -34,7 +34,7 @@ use super::epilogue::{At, ChanAxis};
 use super::isa::{self, Isa};
 use super::kernel::Acc;
 use super::linebuf::LineBuf;
-use super::pack::{MatSrc, ToAcc, a_len, a_sums, b_len, b_sums, pack_a, pack_b_panel, pack_b_panels};
+use super::pack::{MatSrc, ToAcc, a_len, a_sums, b_len, b_sums, pack_a, pack_b_panels};
 use super::par;
 use super::unsupported;
 use accel_core::{Op, Result};
@@ -441,19 +441,24 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
         let panel_len = k_padded::<F>(kc) * F::NR;
         let bp = &mut bpack[..if shared_b { panel_len * panels } else { 0 }];
         if panel_len > 0 && shared_b {
+            let jobs = if serial { 1 } else { 2 * par::threads() };
+            let per = panels.div_ceil(jobs).max(1);
             if F::CORRECTED {
-                // Panel by panel, each with its column sums.
-                let sums = |((pj, out), s): ((usize, &mut [F::PB]), &mut [i32])| {
-                    let w = F::NR.min(n - pj * F::NR);
-                    pack_b_panel::<F, B>(p.b, enc[1], p0, kc, pj * F::NR, w, out);
-                    b_sums::<F>(out, w, s);
+                // Groups of panels packed row by row (see `pack_b_panels`), then each
+                // panel's column sums.
+                let sums = |((g, out), s): ((usize, &mut [F::PB]), &mut [i32])| {
+                    let j0 = g * per * F::NR;
+                    pack_b_panels::<F, B>(p.b, enc[1], p0..p0 + kc, j0, n, panel_len, out);
+                    for ((q, panel), s) in out.chunks_exact(panel_len).enumerate().zip(s.chunks_mut(F::NR)) {
+                        b_sums::<F>(panel, F::NR.min(n - j0 - q * F::NR), s);
+                    }
                 };
-                let jobs = bp.chunks_mut(panel_len).enumerate().zip(col_sums.chunks_mut(F::NR));
+                let jobs = bp.chunks_mut(panel_len * per).enumerate().zip(col_sums.chunks_mut(F::NR * per));
                 if serial {
                     jobs.for_each(sums);
                 } else {
                     let mut jobs: Vec<_> = jobs.collect();
-                    par::for_each_mut(&mut jobs, |((pj, out), s)| sums(((*pj, &mut **out), &mut **s)));
+                    par::for_each_mut(&mut jobs, |((g, out), s)| sums(((*g, &mut **out), &mut **s)));
                 }
             } else {
                 // Whole groups of panels per job, packed row by row (see `pack_b_panels`);
@@ -461,8 +466,6 @@ fn run_erased<F: Family, A: MatSrc, B: MatSrc>(
                 // into k ranges instead, else one thread gathers the whole block while the
                 // others wait (ResNet-50 res5 3×3 layers, two threads, in-process A/B on
                 // Sapphire Rapids: 1.15× stride 1, 1.24× stride 2).
-                let jobs = if serial { 1 } else { 2 * par::threads() };
-                let per = panels.div_ceil(jobs).max(1);
                 let group = |g: usize, out: &mut [F::PB]| {
                     pack_b_panels::<F, B>(p.b, enc[1], p0..p0 + kc, g * per * F::NR, n, panel_len, out)
                 };

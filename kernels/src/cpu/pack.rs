@@ -300,6 +300,80 @@ fn pack_b_groups<F: Family, S: MatSrc>(src: &S, p: i32, r0: usize, kc: usize, j0
     true
 }
 
+/// [`pack_b_panels`] for byte operands in k quads (the VNNI and AMX int8 families) from
+/// contiguous rows: four whole rows at a time, interleaved into every panel's group, so B is
+/// read row by row. Panel by panel, it was read down 32-byte column strips, each row a new
+/// cache line the prefetchers did not fetch ahead (16 % of an int8 2048³ product on AMX).
+/// False, with nothing promised about `out`, where it does not apply (rows not contiguous,
+/// k not whole quads, another encoding than a top-bit flip).
+#[allow(clippy::too_many_arguments)]
+fn pack_b_quads<F: Family, S: MatSrc>(
+    src: &S,
+    p: i32,
+    r0: usize,
+    kc: usize,
+    j0: usize,
+    cols: usize,
+    panel_len: usize,
+    out: &mut [F::PB],
+) -> bool {
+    let nr = F::NR;
+    if std::mem::size_of::<S::T>() != 1 || std::mem::size_of::<F::PB>() != 1 || !kc.is_multiple_of(4) || nr % 16 != 0 {
+        return false;
+    }
+    // Byte encodings add 0 or 128 (an unsigned side's shift) modulo 256: a flip of the top bit.
+    let flip = bytemuck::cast_slice::<F::PB, u8>(&[F::enc_b(S::T::default(), p)])[0];
+    if flip != 0 && flip != 128 {
+        return false;
+    }
+    let (full, count) = (cols / nr, out.len() / panel_len);
+    // What the groups do not write: the k padding of every panel, all of a partial one.
+    for (q, panel) in out.chunks_exact_mut(panel_len).enumerate() {
+        panel[if q < full { kc * nr } else { 0 }..].fill(F::PB::default());
+    }
+    let out: &mut [u8] = bytemuck::cast_slice_mut(out);
+    for g in 0..kc / 4 {
+        let mut rows: [&[u8]; 4] = [&[]; 4];
+        for (e, row) in rows.iter_mut().enumerate() {
+            match src.row_run(r0 + 4 * g + e, j0, cols) {
+                Some(run) => *row = bytemuck::cast_slice(run),
+                None => return false,
+            }
+        }
+        for q in 0..count {
+            let dst = &mut out[q * panel_len + g * 4 * nr..][..4 * nr];
+            let (c0, w) = (q * nr, nr.min(cols - q * nr));
+            if w == nr {
+                for (c, quad) in dst.as_chunks_mut::<64>().0.iter_mut().enumerate() {
+                    let row = |e: usize| rows[e][c0 + 16 * c..].first_chunk::<16>().unwrap_or_else(|| unreachable!());
+                    interleave4([row(0), row(1), row(2), row(3)], flip, quad);
+                }
+            } else {
+                for j in 0..w {
+                    for (e, row) in rows.iter().enumerate() {
+                        dst[4 * j + e] = row[c0 + j] ^ flip;
+                    }
+                }
+            }
+        }
+    }
+    true
+}
+
+/// `out[4j + e] = rows[e][j] ^ flip` for `j < 16`.
+#[cfg(target_arch = "x86_64")]
+use super::arch::x86_64::interleave4;
+
+/// `out[4j + e] = rows[e][j] ^ flip` for `j < 16`.
+#[cfg(not(target_arch = "x86_64"))]
+fn interleave4(rows: [&[u8; 16]; 4], flip: u8, out: &mut [u8; 64]) {
+    for j in 0..16 {
+        for e in 0..4 {
+            out[4 * j + e] = rows[e][j] ^ flip;
+        }
+    }
+}
+
 /// Packs consecutive `NR`-column panels of `panel_len` elements each (`out` holds whole
 /// panels): source rows `rows` (the k block), columns from `j0` up to `n`. For families that
 /// take single k values, each source row is read once across all the panels' columns (a
@@ -323,6 +397,9 @@ pub(crate) fn pack_b_panels<F: Family, S: MatSrc>(
     }
     let count = out.len() / panel_len;
     let cols = (count * nr).min(n - j0);
+    if F::KG == 4 && cols > 0 && pack_b_quads::<F, S>(src, p, r0, kc, j0, cols, panel_len, out) {
+        return;
+    }
     if F::KG != 1 || kc == 0 || cols == 0 {
         for (q, panel) in out.chunks_exact_mut(panel_len).enumerate() {
             let jq = j0 + q * nr;
@@ -497,5 +574,46 @@ mod tests {
         let patches = Patches { data: &data, base: 1, tables: &tables, pad: 0.0 };
         same_as_panel_by_panel(&patches, 0..18, 0, 18);
         same_as_panel_by_panel(&patches, 4..11, 16, 18);
+    }
+
+    /// The quad path of `pack_b_panels` (byte operands, k in quads) equals `pack_b_panel`
+    /// panel by panel: whole and partial panels over stale contents, k padded to AMX tiles,
+    /// signed and unsigned bytes with and without the +128 shift, and k off a quad (which
+    /// takes the panel-by-panel path).
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn byte_quads_pack_like_panel_by_panel() {
+        use crate::cpu::arch::x86_64::{amx, avx512};
+        fn check<F: Family<PB = u8>, T: Elem>(
+            data: &[T],
+            k: usize,
+            n: usize,
+            rows: std::ops::Range<usize>,
+            j0: usize,
+            p: i32,
+        ) {
+            let src = StridedMat { data, base: 3, rs: n, cs: 1 };
+            let (nr, kc) = (F::NR, rows.len());
+            let panels = (n - j0).div_ceil(nr);
+            let panel_len = k_padded::<F>(kc) * nr;
+            let mut want = vec![0xA5u8; panels * panel_len];
+            for (q, panel) in want.chunks_exact_mut(panel_len).enumerate() {
+                let jq = j0 + q * nr;
+                pack_b_panel::<F, _>(&src, p, rows.start, kc, jq, nr.min(n - jq), panel);
+            }
+            let mut got = vec![0xA5u8; panels * panel_len];
+            pack_b_panels::<F, _>(&src, p, rows.clone(), j0, n, panel_len, &mut got);
+            assert_eq!(got, want, "{} k {k} n {n} rows {rows:?} j0 {j0} p {p}", std::any::type_name::<F>());
+        }
+        let (k, n) = (70, 100);
+        let u: Vec<u8> = (0..3 + k * n).map(|v| (v * 37 % 251) as u8).collect();
+        let i: Vec<i8> = u.iter().map(|&v| v as i8).collect();
+        for (rows, j0) in [(0..64, 0), (4..40, 32), (0..70, 64), (2..8, 0), (1..7, 0)] {
+            check::<avx512::U8I8, i8>(&i, k, n, rows.clone(), j0, 0);
+            check::<avx512::I8U8, u8>(&u, k, n, rows.clone(), j0, 0);
+            check::<avx512::I8U8, i8>(&i, k, n, rows.clone(), j0, 128);
+            check::<amx::U8I8, i8>(&i, k, n, rows.clone(), j0, 0);
+            check::<amx::I8U8, i8>(&i, k, n, rows, j0, 128);
+        }
     }
 }

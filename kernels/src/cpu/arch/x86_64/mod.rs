@@ -108,3 +108,27 @@ pub(crate) fn prefetch_c<V>(io: &crate::cpu::arch::TileIo<V>, row_bytes: usize) 
         }
     }
 }
+
+/// Four 16-byte rows interleaved column by column into 64 bytes, each byte XORed with `flip`:
+/// `out[4j + e] = rows[e][j] ^ flip` (the VNNI quad layout of one k group).
+#[inline(always)]
+pub(crate) fn interleave4(rows: [&[u8; 16]; 4], flip: u8, out: &mut [u8; 64]) {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of x86_64; each load reads one 16-byte row and each store writes
+    // 16 of `out`'s 64 bytes.
+    unsafe {
+        let f = _mm_set1_epi8(flip as i8);
+        let r: [__m128i; 4] = rows.map(|row| _mm_xor_si128(_mm_loadu_si128(row.as_ptr().cast()), f));
+        let (lo01, hi01) = (_mm_unpacklo_epi8(r[0], r[1]), _mm_unpackhi_epi8(r[0], r[1]));
+        let (lo23, hi23) = (_mm_unpacklo_epi8(r[2], r[3]), _mm_unpackhi_epi8(r[2], r[3]));
+        let quads = [
+            _mm_unpacklo_epi16(lo01, lo23),
+            _mm_unpackhi_epi16(lo01, lo23),
+            _mm_unpacklo_epi16(hi01, hi23),
+            _mm_unpackhi_epi16(hi01, hi23),
+        ];
+        for (i, q) in quads.into_iter().enumerate() {
+            _mm_storeu_si128(out.as_mut_ptr().add(16 * i).cast(), q);
+        }
+    }
+}

@@ -115,10 +115,28 @@ pub(crate) fn config() -> *const u8 {
 /// columns × 4 bytes): the same for both element kinds.
 const BLOCK_BYTES: usize = 2048;
 
+/// `prefetcht0` of the lines at the given byte offsets from register `$reg`.
+macro_rules! prefetch_lines {
+    ($reg:literal; $($off:literal)*) => {
+        concat!($("prefetcht0 [", $reg, " + ", $off, "]\n",)*)
+    };
+}
+
+/// Prefetches of the B panel's k tile four tiles ahead (32 lines), for the int8 kernels:
+/// the tile loads stream B from L2, and fetching it ahead made int8 products 1.09× (1024³)
+/// and 1.15× (2048³) faster on one thread (Sapphire Rapids, in-process A/B; one and two
+/// tiles ahead gave 1.06–1.13×, prefetching A as well less). bf16 gained nothing (0.97–1.03×).
+macro_rules! prefetch_b {
+    () => {
+        prefetch_lines!("{b}"; 8192 8256 8320 8384 8448 8512 8576 8640 8704 8768 8832 8896 8960 9024 9088 9152 9216 9280 9344 9408 9472 9536 9600 9664 9728 9792 9856 9920 9984 10048 10112 10176)
+    };
+}
+
 /// Defines `$name(blocks, a, b, c)`: `blocks` k tiles of `$insn` on packed panels `a`, `b`
-/// into the 32 × 32 buffer `c` (rows 128 bytes apart), overwriting it.
+/// into the 32 × 32 buffer `c` (rows 128 bytes apart), overwriting it; `$pf` is emitted at
+/// the top of each k tile (prefetches, or nothing).
 macro_rules! amx_kernel {
-    ($name:ident, $insn:literal) => {
+    ($name:ident, $insn:literal, $pf:expr) => {
         /// # Safety
         /// `a` and `b` hold `blocks` k tiles of packed A and B panels ([`BLOCK_BYTES`]
         /// each), `c` 4 KiB of writable memory, and this thread's tiles are configured
@@ -126,7 +144,7 @@ macro_rules! amx_kernel {
         unsafe fn $name(blocks: usize, a: *const u8, b: *const u8, c: *mut u8) {
             // SAFETY: per the contract above: the loads stay within the panels (each
             // iteration reads one k tile of each and advances by it) and the stores within
-            // `c`; the tile registers are configured.
+            // `c`; the tile registers are configured; prefetches never fault.
             unsafe {
                 asm!(
                     "tilezero tmm4",
@@ -136,6 +154,7 @@ macro_rules! amx_kernel {
                     "test {n}, {n}",
                     "jz 3f",
                     "2:",
+                    $pf,
                     "tileloadd tmm0, [{a} + {sa}*1]",
                     "tileloadd tmm1, [{a} + {sa}*1 + 1024]",
                     "tileloadd tmm2, [{b} + {sb}*1]",
@@ -168,9 +187,9 @@ macro_rules! amx_kernel {
     };
 }
 
-amx_kernel!(bf16_blocks, "tdpbf16ps");
-amx_kernel!(usi_blocks, "tdpbusd");
-amx_kernel!(sui_blocks, "tdpbsud");
+amx_kernel!(bf16_blocks, "tdpbf16ps", "");
+amx_kernel!(usi_blocks, "tdpbusd", prefetch_b!());
+amx_kernel!(sui_blocks, "tdpbsud", prefetch_b!());
 
 /// The C tile as the AMX stores leave it: 32 rows of 32 accumulators.
 #[repr(C, align(64))]

@@ -1,5 +1,5 @@
 //! A parallel loop in which the calling thread always works: `f(i)` for `i in 0..count`,
-//! claimed one index at a time by the caller and by helpers that pool workers run.
+//! claimed in shrinking runs of indices by the caller and by helpers that pool workers run.
 //!
 //! Why not `pool.install` + a rayon iterator: the caller then sleeps while the pool works and
 //! is woken at the end, and the worker that takes the job was asleep too. On a 2-vCPU guest
@@ -29,6 +29,8 @@ struct Loop {
     /// Indices finished.
     done: AtomicUsize,
     count: usize,
+    /// Members that may work the loop (the caller and its helpers).
+    members: usize,
     /// Set by the caller once every index is done: helpers may no longer join.
     closed: AtomicBool,
     /// Helpers that joined and have not left.
@@ -46,43 +48,70 @@ unsafe impl Send for Loop {}
 // SAFETY: as above.
 unsafe impl Sync for Loop {}
 
-/// The indices one member claims: each is counted done when the next is asked for.
+/// The indices one member claims, a run at a time: each run is counted done when the index
+/// after its last is asked for.
 pub(crate) struct Claims<'l> {
     l: &'l Loop,
-    current: bool,
+    run: std::ops::Range<usize>,
+    /// Length of the current run, not yet counted done.
+    pending: usize,
 }
 
 impl Iterator for Claims<'_> {
     type Item = usize;
     fn next(&mut self) -> Option<usize> {
-        self.finish_current();
-        let i = self.l.next.fetch_add(1, Ordering::Relaxed);
-        self.current = i < self.l.count;
-        self.current.then_some(i)
+        if let Some(i) = self.run.next() {
+            return Some(i);
+        }
+        self.finish_run();
+        self.run = self.l.claim();
+        self.pending = self.run.len();
+        self.run.next()
     }
 }
 
 impl Claims<'_> {
-    fn finish_current(&mut self) {
-        if std::mem::take(&mut self.current) {
-            self.l.done.fetch_add(1, Ordering::Release);
+    fn finish_run(&mut self) {
+        let n = std::mem::take(&mut self.pending);
+        if n > 0 {
+            self.l.done.fetch_add(n, Ordering::Release);
         }
     }
 
-    /// After a panic: counts the unfinished index and every unclaimed one as done, so the
+    /// After a panic: counts the current run and every unclaimed index as done, so the
     /// caller's wait ends even when no other member is left to claim them.
     fn abandon(&mut self) {
-        self.finish_current();
-        while self.l.next.fetch_add(1, Ordering::Relaxed) < self.l.count {
-            self.l.done.fetch_add(1, Ordering::Release);
+        self.finish_run();
+        self.run = 0..0;
+        let unclaimed = self.l.count - self.l.next.swap(self.l.count, Ordering::Relaxed).min(self.l.count);
+        if unclaimed > 0 {
+            self.l.done.fetch_add(unclaimed, Ordering::Release);
         }
     }
 }
 
 impl Loop {
+    /// The next run of unclaimed indices (empty when none are left): a share of what is left
+    /// that shrinks as it runs out (guided scheduling), so a loop of many short indices costs
+    /// a few claims per member, not one contended atomic per index (measured: 15 % of a
+    /// 192-plane depthwise convolution on two threads), and the last runs are short.
+    fn claim(&self) -> std::ops::Range<usize> {
+        let mut start = self.next.load(Ordering::Relaxed);
+        loop {
+            if start >= self.count {
+                return 0..0;
+            }
+            let size = ((self.count - start) / (2 * self.members)).max(1);
+            match self.next.compare_exchange_weak(start, start + size, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return start..start + size,
+                Err(now) => start = now,
+            }
+        }
+    }
+
     /// Runs the body as one member, keeping the first panic.
     fn member(&self, body: &Body<'_>) {
-        let mut claims = Claims { l: self, current: false };
+        let mut claims = Claims { l: self, run: 0..0, pending: 0 };
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| body(&mut claims))) {
             claims.abandon();
             self.panic.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(p);
@@ -127,6 +156,7 @@ pub(crate) fn run(pool: &rayon::ThreadPool, helpers: usize, count: usize, body: 
         next: AtomicUsize::new(0),
         done: AtomicUsize::new(0),
         count,
+        members: helpers.min(count.saturating_sub(1)) + 1,
         closed: AtomicBool::new(false),
         inside: AtomicUsize::new(0),
         panic: Mutex::new(None),
@@ -178,6 +208,28 @@ mod tests {
         });
         assert_eq!(sum.load(Ordering::Relaxed), 4950);
         drop(held);
+    }
+
+    #[test]
+    fn claims_are_shrinking_runs_that_cover_the_loop_once() {
+        let body: &Body<'static> = &|_: &mut Claims<'_>| {};
+        for (count, members) in [(192, 2), (7, 2), (1000, 3), (1, 1)] {
+            let l = Loop {
+                next: AtomicUsize::new(0),
+                done: AtomicUsize::new(0),
+                count,
+                members,
+                closed: AtomicBool::new(false),
+                inside: AtomicUsize::new(0),
+                panic: Mutex::new(None),
+                body,
+            };
+            let runs: Vec<_> = std::iter::from_fn(|| Some(l.claim()).filter(|r| !r.is_empty())).collect();
+            assert!(runs.windows(2).all(|w| w[0].end == w[1].start && w[0].len() >= w[1].len()), "{runs:?}");
+            assert_eq!((runs[0].start, runs[runs.len() - 1].end), (0, count));
+            // Far fewer claims than indices on long loops (192 planes: 192 atomics before).
+            assert!(runs.len() <= 2 * members * (count.ilog2() as usize + 1), "{count}: {} runs", runs.len());
+        }
     }
 
     #[test]

@@ -113,6 +113,13 @@ const CASES: &[Case] = &[
     c2("groups3_k2x3", In::c(&[2, 9, 7, 5]), In::c(&[6, 3, 2, 3])).groups(3),
     c2("depthwise_k3", In::c(&[2, 8, 10, 10]), In::c(&[8, 1, 3, 3])).groups(8).pad([1; 4]),
     c2("depthwise_multiplier2", In::c(&[1, 4, 6, 6]), In::c(&[8, 1, 3, 3])).groups(4),
+    // Whole blocks of 16 channels per image (lane-interleaved kernel, planes transposed
+    // straight in and out), and a partial block after them.
+    c2("depthwise_32ch_7x7", In::c(&[2, 32, 7, 7]), In::c(&[32, 1, 3, 3])).groups(32).pad([1; 4]),
+    c2("depthwise_40ch_14x14_stride2", In::c(&[2, 40, 14, 14]), In::c(&[40, 1, 3, 3]))
+        .groups(40)
+        .pad([1; 4])
+        .stride([2, 2]),
     c2("pointwise_1x1", In::c(&[2, 16, 7, 7]), In::c(&[32, 16, 1, 1])),
     c2("kernel_is_input", In::c(&[1, 3, 5, 5]), In::c(&[2, 3, 5, 5])),
     c2("kernel_1x5", In::c(&[1, 2, 6, 9]), In::c(&[3, 2, 1, 5])).pad([0, 0, 2, 2]),
@@ -131,6 +138,7 @@ const CASES: &[Case] = &[
     c2_nhwc("nhwc_pad_asym_stride2x1", In::c(&[1, 9, 10, 4]), In::c(&[6, 4, 3, 2])).pad([1, 2, 0, 3]).stride([2, 1]),
     c2_nhwc("nhwc_groups2", In::c(&[1, 9, 9, 6]), In::c(&[4, 3, 3, 3])).groups(2).pad([1; 4]),
     c2_nhwc("nhwc_depthwise_k3", In::c(&[2, 10, 10, 8]), In::c(&[8, 1, 3, 3])).groups(8).pad([1; 4]),
+    c2_nhwc("nhwc_depthwise_32ch_7x7", In::c(&[2, 7, 7, 32]), In::c(&[32, 1, 3, 3])).groups(32).pad([1; 4]),
     c2_nhwc("nhwc_dilation2", In::c(&[1, 12, 9, 5]), In::c(&[3, 5, 3, 3])).dilation([2, 2]).pad([1, 1, 2, 2]),
     c2_nhwc("nhwc_input_sliced", In::v(&[2, 13, 22, 7], &[slice(2, 0, 22, 2)]), In::c(&[5, 7, 3, 3])),
     c2_nhwc("nhwc_into_strided", In::c(&[1, 6, 6, 3]), In::c(&[4, 3, 3, 3]))

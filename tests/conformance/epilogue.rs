@@ -117,6 +117,15 @@ const CONV_DW: Base = Base::Conv2d {
     stride: 2,
     groups: 8,
 };
+/// Whole blocks of 16 channels for the lane-interleaved depthwise kernel.
+const CONV_DW32: Base = Base::Conv2d {
+    x: In::c(&[2, 32, 7, 7]),
+    w: In::c(&[32, 1, 3, 3]),
+    layout: DataLayout::Nchw,
+    pad: 1,
+    stride: 1,
+    groups: 32,
+};
 const CONV_LARGE: Base = Base::Conv2d {
     x: In::c(&[1, 32, 28, 28]),
     w: In::c(&[32, 32, 3, 3]),
@@ -170,6 +179,7 @@ const CASES: &[Case] = &[
     case("conv_nhwc_bias_residual_relu", CONV_NHWC).bias().residual(In::c(&[2, 9, 9, 8])).act(Act::Relu),
     case("conv_nhwc_requant_tensor_i8", CONV_NHWC).bias().requant(false, DType::I8),
     case("conv_depthwise_bias_relu", CONV_DW).bias().act(Act::Relu),
+    case("conv_depthwise_32ch_bias_residual_relu", CONV_DW32).bias().residual(In::c(&[2, 32, 7, 7])).act(Act::Relu),
     case("conv_into_strided_bias_requant_i8", CONV)
         .bias()
         .requant(true, DType::I8)

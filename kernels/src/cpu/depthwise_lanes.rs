@@ -10,10 +10,11 @@
 //! and adds separately, taps in the same order, so both kernels give identical bits.
 
 use super::arch::multiversion::{self, Block};
+use super::arch::{FastAct, OutKind};
 use super::conv::Setup;
 use super::dtype::Elem;
 use super::epilogue::At;
-use super::gemm::{Tile, TileEpi};
+use super::gemm::{Tile, TileEpi, as_same, as_same_mut};
 use super::isa::Isa;
 use super::kernel::Acc;
 use super::pack::ToAcc;
@@ -195,37 +196,48 @@ where
         |sc: &mut Scratch<V>, blk, dst| {
             let planes = dst.len() / plane;
             let first = blk * LANES;
-            // Each lane's input plane converted, one after another (in a partial last block
-            // the unused lanes keep stale values whose outputs nobody reads).
-            for l in 0..planes {
-                let (n, c) = ((first + l) / channels, (first + l) % channels);
-                let base = xo + n * xs[0] + c * xs[1];
-                let stage = &mut sc.stage[l * hw..(l + 1) * hw];
-                if hw == 0 {
-                    // An empty plane (H or W = 0): the block is all padding.
-                } else if dense_plane {
-                    stage.iter_mut().zip(&x[base..base + hw]).for_each(|(d, &v)| *d = v.to_acc(zx));
-                } else {
-                    for (iy, row) in stage.chunks_exact_mut(wi).enumerate() {
-                        let at = base + iy * xs[2];
-                        row.iter_mut().enumerate().for_each(|(k, d)| *d = x[at + k * xs[3]].to_acc(zx));
+            // A block of one image's consecutive channels (`whole`) takes one epilogue tile,
+            // and its dense input planes of the accumulator type are transposed straight from
+            // the input, without the converting copy.
+            let (n0, ch0) = (first / channels, first % channels);
+            let whole = planes == LANES && ch0 + LANES <= channels && lane_wts.is_some();
+            let direct = if whole && dense_plane { as_same::<TX, V>(x) } else { None };
+            if let Some(xv) = direct {
+                let base = xo + n0 * xs[0] + ch0 * xs[1];
+                transpose(isa, &xv[base..], xs[1], &mut sc.pix, LANES, LANES, hw);
+            } else {
+                // Each lane's input plane converted, one after another (in a partial last block
+                // the unused lanes keep stale values whose outputs nobody reads).
+                for l in 0..planes {
+                    let (n, c) = ((first + l) / channels, (first + l) % channels);
+                    let base = xo + n * xs[0] + c * xs[1];
+                    let stage = &mut sc.stage[l * hw..(l + 1) * hw];
+                    if hw == 0 {
+                        // An empty plane (H or W = 0): the block is all padding.
+                    } else if dense_plane {
+                        stage.iter_mut().zip(&x[base..base + hw]).for_each(|(d, &v)| *d = v.to_acc(zx));
+                    } else {
+                        for (iy, row) in stage.chunks_exact_mut(wi).enumerate() {
+                            let at = base + iy * xs[2];
+                            row.iter_mut().enumerate().for_each(|(k, d)| *d = x[at + k * xs[3]].to_acc(zx));
+                        }
                     }
-                }
-                if lane_wts.is_none() {
-                    for i in 0..kh {
-                        for j in 0..kw {
-                            sc.wts[(i * kw + j) * LANES + l] = w[wo + c * ws[0] + i * ws[2] + j * ws[3]].to_acc(zw);
+                    if lane_wts.is_none() {
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                sc.wts[(i * kw + j) * LANES + l] = w[wo + c * ws[0] + i * ws[2] + j * ws[3]].to_acc(zw);
+                            }
                         }
                     }
                 }
+                // Pixel-major with the lanes innermost, then row by row into the padded block
+                // (whose padding cells were zeroed when it was made and are never written).
+                transpose(isa, &sc.stage, hw, &mut sc.pix, LANES, LANES, hw);
             }
             let wts = match &lane_wts {
                 Some(t) => &t[(first % channels) * taps..][..LANES * taps],
                 None => &sc.wts[..],
             };
-            // Pixel-major with the lanes innermost, then row by row into the padded block
-            // (whose padding cells were zeroed when it was made and are never written).
-            transpose(isa, &sc.stage, hw, &mut sc.pix, LANES, LANES, hw);
             if c1 > c0 {
                 let run = (c1 - c0) * LANES;
                 for r in r0..r1 {
@@ -236,10 +248,28 @@ where
             }
             multiversion::run(isa, Pixels { out: &mut sc.out, src: &sc.src, wts, geo });
             // Back to one plane per channel; the epilogue finishes each plane.
+            let at = s.at(n0, ch0);
+            let identity = at
+                .fast()
+                .is_some_and(|f| f.alpha == 1.0 && f.bias.is_none() && f.act == FastAct::None && f.out == OutKind::Acc);
+            // An identity epilogue into the accumulator type: transposed straight into the
+            // output.
+            if whole
+                && identity
+                && let Some(d) = as_same_mut::<T, V>(dst)
+            {
+                transpose(isa, &sc.out, LANES, d, plane, plane, LANES);
+                return;
+            }
             transpose(isa, &sc.out, LANES, &mut sc.acc, plane, plane, LANES);
-            for ((l, dst), acc) in dst.chunks_exact_mut(plane).enumerate().zip(sc.acc.chunks_exact_mut(plane)) {
-                let (n, c) = ((first + l) / channels, (first + l) % channels);
-                s.at(n, c).apply(Tile { r0: 0, c0: 0, rows: 1, cols: plane }, acc, dst, plane);
+            if whole {
+                // Row l of the tile is channel ch0 + l.
+                at.apply(Tile { r0: 0, c0: 0, rows: LANES, cols: plane }, &mut sc.acc, dst, plane);
+            } else {
+                for ((l, dst), acc) in dst.chunks_exact_mut(plane).enumerate().zip(sc.acc.chunks_exact_mut(plane)) {
+                    let (n, c) = ((first + l) / channels, (first + l) % channels);
+                    s.at(n, c).apply(Tile { r0: 0, c0: 0, rows: 1, cols: plane }, acc, dst, plane);
+                }
             }
         },
     );

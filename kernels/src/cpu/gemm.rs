@@ -117,6 +117,18 @@ pub(crate) fn is<X: 'static, Y: 'static>() -> bool {
     TypeId::of::<X>() == TypeId::of::<Y>()
 }
 
+/// `x` as a slice of `Y` when `X` is `Y` (a generic body's view of its own type).
+pub(crate) fn as_same<X: 'static, Y: 'static>(x: &[X]) -> Option<&[Y]> {
+    // SAFETY: `X` and `Y` are the same type, so this is the same slice, reinterpreted as itself.
+    is::<X, Y>().then(|| unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<Y>(), x.len()) })
+}
+
+/// [`as_same`] for a mutable slice.
+pub(crate) fn as_same_mut<X: 'static, Y: 'static>(x: &mut [X]) -> Option<&mut [Y]> {
+    // SAFETY: as in `as_same`; the borrow is moved into the result.
+    is::<X, Y>().then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<Y>(), x.len()) })
+}
+
 /// True for the 8-bit integer element types (their zero-point-adjusted values fit i16).
 #[cfg(target_arch = "x86_64")]
 fn int8<X: 'static>() -> bool {

@@ -253,7 +253,8 @@ struct Task<F: Family> {
 /// Splits C into tasks: row ranges (whole MR panels) when there are enough rows for every
 /// thread, else rows × column ranges (whole NR panels); column ranges alone when C is wide
 /// (at least 4× as many column panels as row panels) or when every task can read all of A
-/// in place (`a_shared`: A read in place, and at most 4 L2s of it unless L2 is large). One
+/// in place (`a_shared`: A read in place, and at most 4 L2s of it unless L2 is large), if
+/// the column ranges come out within 3/4 of each other. One
 /// task per thread: four per thread, claimed as threads arrive, measured no faster on two
 /// threads at 256³–512³ and slower at 128³.
 fn plan<F: Family>(m: usize, n: usize, threads: usize, a_shared: bool) -> Vec<Task<F>> {

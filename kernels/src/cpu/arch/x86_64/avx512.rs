@@ -14,8 +14,8 @@
 //! The other families use 12 × 32 tiles (12 rows broadcast against two vectors).
 //!
 //! Partial tiles use masked loads and stores; the epilogue ([`super::super::Fin`]) runs on
-//! the accumulators before the store. An f32 tile read in place whose last vector holds 1–4
-//! columns computes those as dot products along k (`f32_tile_dots`).
+//! the accumulators before the store. An f32 direct tile (A read in place) whose last vector
+//! holds 1–4 columns computes those as dot products along k (`f32_tile_dots`).
 
 use super::{mask16, prefetch_c};
 use crate::cpu::arch::{Family, FastAct, Fin, OutKind, TileIo};

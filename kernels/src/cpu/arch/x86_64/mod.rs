@@ -132,3 +132,34 @@ pub(crate) fn interleave4(rows: [&[u8; 16]; 4], flip: u8, out: &mut [u8; 64]) {
         }
     }
 }
+
+/// Adds the column sums of a packed byte-quad panel (`[groups][nr][4]`, `nr` a multiple of
+/// 16) into `sums[..w]`: per group and 16 columns one `vpdpbusd` against ones, the bytes
+/// read as signed (`signed`) or unsigned.
+///
+/// # Safety
+/// The CPU has AVX-512F and AVX-512 VNNI.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn quad_col_sums(panel: &[u8], nr: usize, signed: bool, w: usize, sums: &mut [i32]) {
+    use std::arch::x86_64::*;
+    const MAX_NR: usize = 64;
+    let vectors = nr / 16;
+    assert!(nr.is_multiple_of(16) && nr <= MAX_NR && w <= nr && sums.len() >= w, "quad_col_sums: a {nr}-column panel");
+    let ones = _mm512_set1_epi8(1);
+    let mut acc = [_mm512_setzero_si512(); MAX_NR / 16];
+    for group in panel.chunks_exact(4 * nr) {
+        for (v, a) in acc.iter_mut().enumerate().take(vectors) {
+            // SAFETY: `group` holds 4·nr bytes, 64 from 64·v on.
+            let x = unsafe { _mm512_loadu_si512(group.as_ptr().add(64 * v).cast()) };
+            *a = if signed { _mm512_dpbusd_epi32(*a, ones, x) } else { _mm512_dpbusd_epi32(*a, x, ones) };
+        }
+    }
+    let mut lanes = [0i32; MAX_NR];
+    for (v, a) in acc.iter().enumerate().take(vectors) {
+        // SAFETY: `lanes` holds 16 i32 from 16·v on (v < MAX_NR / 16).
+        unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().add(16 * v).cast(), *a) };
+    }
+    for (s, &l) in sums.iter_mut().zip(&lanes).take(w) {
+        *s = s.wrapping_add(l);
+    }
+}

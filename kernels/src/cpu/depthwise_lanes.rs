@@ -212,12 +212,12 @@ where
         |sc: &mut Scratch<V>, blk, dst| {
             let planes = dst.len() / plane;
             let first = blk * LANES;
-            // A block of one image's consecutive channels (`whole`) takes one epilogue tile,
-            // and its dense input planes of the accumulator type are transposed straight from
-            // the input, without the converting copy.
+            // A block of one image's consecutive channels (`whole`) takes one epilogue tile;
+            // with the lane weights made up front, its dense input planes of the accumulator
+            // type are transposed straight from the input, without the converting copy.
             let (n0, ch0) = (first / channels, first % channels);
-            let whole = planes == LANES && ch0 + LANES <= channels && lane_wts.is_some();
-            let direct = if whole && dense_plane { as_same::<TX, V>(x) } else { None };
+            let whole = planes == LANES && ch0 + LANES <= channels;
+            let direct = if whole && dense_plane && lane_wts.is_some() { as_same::<TX, V>(x) } else { None };
             if let Some(xv) = direct {
                 let base = xo + n0 * xs[0] + ch0 * xs[1];
                 transpose(isa, &xv[base..], xs[1], &mut sc.pix, LANES, LANES, hw);
